@@ -1,0 +1,7 @@
+"""`spine emulator` commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="(placeholder)", no_args_is_help=True)

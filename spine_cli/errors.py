@@ -1,0 +1,204 @@
+"""Errors and exit codes.
+
+Every failure `spine` reports is a `SpineError`; the command wrapper in
+`spine_cli.cli` prints its message (and hint) on stderr and exits with its code.
+
+    SpineError                      exit code from .exit_code
+     ├── UsageError                 2   bad flag, argument or input file
+     ├── ConfigError                4   unreadable config, unknown profile
+     │    └── MissingKeyError       4   no API key anywhere
+     ├── APIError                       the server answered with an error
+     │    ├── BadRequestError       2   400 / 413 / other 4xx
+     │    ├── AuthenticationError   4   401
+     │    ├── NotFoundError         9   404
+     │    ├── RateLimitError        8   429 beyond the retry budget
+     │    └── ServerError           8   5xx beyond the retry budget
+     ├── NetworkError               8   connection, timeout, malformed body
+     │    └── CreateUncertainError  8   POST /v1/run may or may not have created a run
+     ├── WaitTimeoutError           6   --timeout reached; the run goes on
+     ├── DownloadError              7   an artifact could not be fetched or verified
+     └── InterruptedError_          130 Ctrl-C
+
+Run outcomes (failed = 3, partial = 5) are not errors: `wait` turns a terminal
+status into an exit code with `exit_code_for_status`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    RUN_FAILED = 3
+    CONFIG = 4
+    RUN_PARTIAL = 5
+    TIMEOUT = 6
+    DOWNLOAD = 7
+    UNAVAILABLE = 8
+    NOT_FOUND = 9
+    INTERRUPTED = 130
+
+
+# Severity order for "worst wins" when several runs are waited on.
+_SEVERITY = [
+    ExitCode.OK,
+    ExitCode.RUN_PARTIAL,
+    ExitCode.DOWNLOAD,
+    ExitCode.TIMEOUT,
+    ExitCode.RUN_FAILED,
+    ExitCode.NOT_FOUND,
+    ExitCode.UNAVAILABLE,
+    ExitCode.CONFIG,
+    ExitCode.USAGE,
+    ExitCode.INTERNAL,
+    ExitCode.INTERRUPTED,
+]
+
+EXIT_CODE_TABLE: list[tuple[int, str]] = [
+    (0, "success; for wait/watch/create --wait the run ended completed"),
+    (1, "unexpected internal error (a bug; traceback only with SPINE_DEBUG=1)"),
+    (2, "usage error: bad flag, argument or input file, or a request the API rejected (400)"),
+    (3, "the run ended failed"),
+    (4, "authentication or configuration problem: no key, key rejected (401), bad config"),
+    (5, "the run ended partial (--partial-ok makes it 0)"),
+    (6, "stopped waiting at --timeout; the run goes on server-side"),
+    (7, "the run succeeded but an artifact could not be downloaded or verified"),
+    (8, "API unreachable or failing (network, 5xx, 429) beyond the retry/outage budget"),
+    (9, "not found (404): no such run, canvas or task for this key"),
+    (130, "interrupted (Ctrl-C); the run goes on server-side"),
+]
+
+
+def worst(codes: list[int]) -> int:
+    """The most severe of several exit codes (0 when empty)."""
+    known = [c for c in codes]
+    if not known:
+        return 0
+
+    def rank(code: int) -> int:
+        try:
+            return _SEVERITY.index(ExitCode(code))
+        except ValueError:
+            return len(_SEVERITY)
+
+    return max(known, key=rank)
+
+
+def exit_code_for_status(status: str, partial_ok: bool = False) -> int:
+    """Exit code for a terminal run status."""
+    if status == "completed":
+        return ExitCode.OK
+    if status == "partial":
+        return ExitCode.OK if partial_ok else ExitCode.RUN_PARTIAL
+    if status == "failed":
+        return ExitCode.RUN_FAILED
+    return ExitCode.INTERNAL
+
+
+class SpineError(Exception):
+    """Base of every error `spine` reports to the user."""
+
+    exit_code: int = ExitCode.INTERNAL
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(SpineError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(SpineError):
+    exit_code = ExitCode.CONFIG
+
+
+class MissingKeyError(ConfigError):
+    def __init__(self, profile: str | None = None) -> None:
+        where = f" for profile '{profile}'" if profile else ""
+        super().__init__(
+            f"No API key configured{where}.",
+            hint="Set SPINE_API_KEY, or run `spine auth login`.",
+        )
+
+
+class APIError(SpineError):
+    """The API answered with an error envelope or an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int,
+        request_id: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIError):
+    exit_code = ExitCode.USAGE
+
+
+class AuthenticationError(APIError):
+    exit_code = ExitCode.CONFIG
+
+
+class NotFoundError(APIError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class RateLimitError(APIError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class ServerError(APIError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class NetworkError(SpineError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class CreateUncertainError(NetworkError):
+    """POST /v1/run failed after the request may have reached the server."""
+
+
+class WaitTimeoutError(SpineError):
+    exit_code = ExitCode.TIMEOUT
+
+
+class DownloadError(SpineError):
+    exit_code = ExitCode.DOWNLOAD
+
+
+class InterruptedError_(SpineError):
+    exit_code = ExitCode.INTERRUPTED
+
+
+def api_error_for_status(
+    status_code: int,
+    message: str,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIError:
+    """Map an HTTP status to the matching APIError subclass."""
+    if status_code == 401:
+        cls: type[APIError] = AuthenticationError
+        hint = "Check the key: `spine auth status`."
+    elif status_code == 404:
+        cls, hint = NotFoundError, None
+    elif status_code == 429:
+        cls, hint = RateLimitError, "The API is rate limiting this key; try again later."
+    elif status_code >= 500:
+        cls, hint = ServerError, "The Spine API is failing; try again later."
+    else:
+        cls, hint = BadRequestError, None
+    return cls(message, status_code, request_id, hint=hint, retry_after=retry_after)
