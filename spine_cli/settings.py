@@ -10,6 +10,11 @@ Precedence, highest first:
 | api key   | (never argv)  | SPINE_API_KEY    | profiles.P.api_key    | none → exit 4             |
 | base URL  | --base-url    | SPINE_BASE_URL   | profiles.P.base_url   | https://api.getspine.ai   |
 
+A profile may also hold defaults for commands that take the matching option
+(`PROFILE_KEYS` below: template, poll_interval, max_outage, timeout,
+download_dir); `Settings.value(key)` returns them, `Settings.sources` says
+where every resolved value came from.
+
 SPINE_CONFIG_DIR relocates the config directory (default: platformdirs' user
 config dir for "spine"); SPINE_DATA_DIR the data directory (history, emulator
 state). Nothing here is read at import time.
@@ -18,16 +23,19 @@ state). Nothing here is read at import time.
 from __future__ import annotations
 
 import os
-import sys
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from spine_cli.errors import ConfigError, MissingKeyError
 
 DEFAULT_BASE_URL = "https://api.getspine.ai"
 DEFAULT_PROFILE = "default"
 KEY_PREFIX = "sk_spine_"
+TEMPLATES = ("app", "auto", "deep_research", "excel", "landing_page", "memo", "report", "slides")
+_DURATION_RE = re.compile(r"^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+_PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def config_dir() -> Path:
@@ -61,26 +69,119 @@ def mask_key(key: str | None) -> str:
     return f"{head}…{tail}"
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Malformed config file {path}: {exc}",
-                          hint=f"Fix or remove {path}.") from None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}") from None
+def canonical_base_url(url: str) -> str:
+    """The base URL without trailing slashes or `/v1`, so equal hosts compare equal."""
+    url = url.strip().rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")].rstrip("/")
+    return url
+
+
+# --- validation of values (config.toml and `spine config set`) -------------
+
+def check_api_key(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(KEY_PREFIX) or len(value) <= len(KEY_PREFIX):
+        raise ValueError(f"an API key starts with {KEY_PREFIX}")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("an API key holds no spaces or control characters")
+    return value
+
+
+def check_base_url(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def check_template(value: Any) -> str:
+    if value not in TEMPLATES:
+        raise ValueError(f"expected one of {', '.join(TEMPLATES)}")
+    return str(value)
+
+
+def check_seconds(value: Any) -> float | int:
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("expected a number of seconds") from None
+        number = int(number) if number.is_integer() else number
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
+        raise ValueError("expected a positive number of seconds")
+    return number
+
+
+def check_duration(value: Any) -> str | int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and _DURATION_RE.match(value.strip()):
+        return value.strip()
+    raise ValueError("expected a duration such as 90, 90s, 15m, 2h or 1h30m")
+
+
+def check_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a directory path")
+    return value
+
+
+# Keys a [profiles.NAME] table may hold: name -> (validator, help).
+PROFILE_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "api_key": (check_api_key, "API key (stored by `spine auth login`, shown masked)"),
+    "base_url": (check_base_url, "API base URL"),
+    "template": (check_template, "default --template for `run create`"),
+    "poll_interval": (check_seconds, "default --poll-interval, seconds"),
+    "max_outage": (check_duration, "default --max-outage for waits"),
+    "timeout": (check_duration, "default --timeout for waits"),
+    "download_dir": (check_path, "default --download directory"),
+}
+
+
+def check_profile_name(name: str) -> str:
+    if not _PROFILE_NAME_RE.match(name):
+        raise ConfigError(f"Invalid profile name {name!r}: use letters, digits, '-' and '_'.")
+    return name
 
 
 def load_config() -> dict[str, Any]:
-    """The parsed config.toml ({} when absent)."""
-    return _load_toml(config_path())
+    """The parsed and validated config.toml ({} when absent)."""
+    from spine_cli.config_file import read_config
+
+    path = config_path()
+    cfg = read_config(path)
+    _validate(cfg, path)
+    return cfg
+
+
+def _validate(cfg: dict[str, Any], path: Path) -> None:
+    from spine_cli.config_file import find_key_line, malformed
+
+    def fail(table: str | None, key: str, problem: str) -> None:
+        raise malformed(path, problem, find_key_line(path, table, key), _read_text(path))
+
+    if "default_profile" in cfg and not isinstance(cfg["default_profile"], str):
+        fail(None, "default_profile", "'default_profile' must be a string")
+    profiles = cfg.get("profiles", {})
+    if not isinstance(profiles, dict):
+        fail(None, "profiles", "'profiles' must be a table of [profiles.NAME] tables")
+    for name, table in profiles.items():
+        if not isinstance(table, dict):
+            fail("profiles", name, f"profiles.{name} must be a table")
+        for key, value in table.items():
+            if key not in PROFILE_KEYS:
+                continue  # unknown keys are tolerated: a newer spine may have written them
+            try:
+                PROFILE_KEYS[key][0](value)
+            except ValueError as exc:
+                fail(f"profiles.{name}", key, f"profiles.{name}.{key}: {exc}")
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @dataclass
@@ -96,37 +197,55 @@ class Settings:
             raise MissingKeyError(self.profile)
         return self.api_key
 
+    def value(self, key: str, default: Any = None) -> Any:
+        """A profile default such as `template` (None/default when unset)."""
+        return self.profile_values.get(key, default)
 
-def load_settings(profile_flag: str | None = None, base_url_flag: str | None = None) -> Settings:
-    """Resolve every setting with its source."""
-    cfg = load_config()
-    sources: dict[str, str] = {}
+    @property
+    def history_base_url(self) -> str:
+        return canonical_base_url(self.base_url)
+
+
+def resolve_profile(profile_flag: str | None, cfg: dict[str, Any]) -> tuple[str, str]:
+    """The active profile name and where it came from."""
     if profile_flag:
-        profile, sources["profile"] = profile_flag, "flag --profile"
-    elif os.environ.get("SPINE_PROFILE"):
-        profile, sources["profile"] = os.environ["SPINE_PROFILE"], "env SPINE_PROFILE"
-    elif cfg.get("default_profile"):
-        profile, sources["profile"] = str(cfg["default_profile"]), f"config {config_path()}"
-    else:
-        profile, sources["profile"] = DEFAULT_PROFILE, "default"
-    profiles = cfg.get("profiles", {})
-    if not isinstance(profiles, dict):
-        raise ConfigError(f"Malformed config file {config_path()}: 'profiles' must be a table")
-    explicit = sources["profile"] != "default"
-    if profile not in profiles and explicit and profile != DEFAULT_PROFILE:
-        raise ConfigError(
-            f"Unknown profile '{profile}' in {config_path()}.",
-            hint="List profiles with `spine config list`, or create one with "
-            f"`spine auth login --profile {profile}`.",
-        )
-    pvals = profiles.get(profile, {}) or {}
-    where = f"profile {profile} ({config_path()})"
+        return profile_flag, "flag --profile"
+    if os.environ.get("SPINE_PROFILE"):
+        return os.environ["SPINE_PROFILE"], "env SPINE_PROFILE"
+    if cfg.get("default_profile"):
+        return str(cfg["default_profile"]), f"default_profile in {config_path()}"
+    return DEFAULT_PROFILE, "default"
 
-    api_key = os.environ.get("SPINE_API_KEY") or None
+
+def load_settings(profile_flag: str | None = None, base_url_flag: str | None = None,
+                  *, allow_new_profile: bool = False) -> Settings:
+    """Resolve every setting with its source.
+
+    `allow_new_profile` is for commands that create a profile (`auth login`,
+    `config set`): an explicit profile missing from the file is then empty
+    rather than an error.
+    """
+    cfg = load_config()
+    profile, profile_source = resolve_profile(profile_flag, cfg)
+    sources = {"profile": profile_source}
+    profiles = cfg.get("profiles", {})
+    if profile not in profiles and profile != DEFAULT_PROFILE and not allow_new_profile:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(
+            f"Unknown profile '{profile}' (from {profile_source}) in {config_path()}; "
+            f"known profiles: {known}.",
+            hint=f"Create it with `spine auth login --profile {profile}`, or pick another.",
+        )
+    pvals = dict(profiles.get(profile, {}) or {})
+    where = f"profile {profile} in {config_path()}"
+    for key in pvals:
+        sources[key] = where
+
+    api_key = os.environ.get("SPINE_API_KEY", "").strip() or None
     if api_key:
         sources["api_key"] = "env SPINE_API_KEY"
     elif pvals.get("api_key"):
-        api_key, sources["api_key"] = str(pvals["api_key"]), where
+        api_key = str(pvals["api_key"])
     else:
         sources["api_key"] = "none"
 
@@ -135,8 +254,8 @@ def load_settings(profile_flag: str | None = None, base_url_flag: str | None = N
     elif os.environ.get("SPINE_BASE_URL"):
         base_url, sources["base_url"] = os.environ["SPINE_BASE_URL"], "env SPINE_BASE_URL"
     elif pvals.get("base_url"):
-        base_url, sources["base_url"] = str(pvals["base_url"]), where
+        base_url = str(pvals["base_url"])
     else:
         base_url, sources["base_url"] = DEFAULT_BASE_URL, "default"
 
-    return Settings(profile, api_key, base_url, sources, dict(pvals))
+    return Settings(profile, api_key, base_url, sources, pvals)
