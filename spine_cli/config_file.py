@@ -11,6 +11,7 @@ Reading a file that other users can read prints one warning per file.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import stat
@@ -162,8 +163,10 @@ def update_config(path: Path, mutate: Callable[[dict[str, Any]], Any]) -> Any:
     try:
         with _locked(path):
             data = read_config(path)
+            before = copy.deepcopy(data)
             result = mutate(data)
-            write_config(path, data)
+            if data != before:  # an unchanged file keeps its comments and formatting
+                write_config(path, data)
             return result
     except OSError as exc:
         raise ConfigError(f"Cannot write config file {path}: {exc.strerror}",

@@ -1,7 +1,249 @@
-"""`spine auth` commands."""
+"""`spine auth`: log in (store a key), show the key in use, log out.
+
+The key is never taken from argv (it would land in shell history and process
+lists): a hidden prompt on a terminal, or stdin with `--with-key`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
+from typing import Annotated, Any, Optional
+
 import typer
 
-app = typer.Typer(help="(placeholder)", no_args_is_help=True)
+from spine_cli.cli import AppState, apply_local_flags, command
+from spine_cli.errors import AuthenticationError, ConfigError, MissingKeyError, NotFoundError, UsageError
+
+app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
+
+# The API has no "whoami": an authenticated GET of a run that cannot exist
+# answers 404 when the key is accepted and 401 when it is not.
+PROBE_RUN_ID = "00000000-0000-4000-8000-000000000000"
+
+ProfileOpt = Annotated[Optional[str], typer.Option(
+    "--profile", help="Profile to act on (overrides the global --profile and SPINE_PROFILE).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
+NoVerifyOpt = Annotated[bool, typer.Option(
+    "--no-verify", help="Do not ask the API whether it accepts the key.")]
+
+
+def verify_key(settings: Any, state: AppState) -> bool:
+    """True when the API accepts settings' key; AuthenticationError when it refuses it."""
+    from spine_cli.client import make_client
+
+    with make_client(settings, state) as client:
+        try:
+            client.get_run(PROBE_RUN_ID)
+        except NotFoundError:
+            pass  # only an accepted key gets as far as the run lookup
+    return True
+
+
+def _read_key(with_key: bool) -> str:
+    from spine_cli.output import in_ci
+
+    if with_key:
+        key = sys.stdin.read().strip()
+        if not key:
+            raise UsageError("No key on stdin.", hint='Pipe it: echo "$KEY" | spine auth login --with-key')
+        return key
+    if in_ci() or not sys.stdin.isatty():
+        raise UsageError(
+            "Cannot prompt for the API key: " + ("CI is set." if in_ci() else "stdin is not a terminal."),
+            hint='Pipe the key instead: echo "$KEY" | spine auth login --with-key',
+        )
+    return typer.prompt("Spine API key", hide_input=True, err=True).strip()
+
+
+def _check_format(key: str) -> None:
+    from spine_cli.settings import KEY_PREFIX, check_api_key
+
+    try:
+        check_api_key(key)
+    except ValueError as exc:
+        raise ConfigError(f"That is not a Spine API key ({exc}); nothing was saved.",
+                          hint=f"Copy the whole key, {KEY_PREFIX}…, from the Spine developer settings.") from None
+
+
+def _store_key(profile: str, key: str, base_url: str | None) -> None:
+    from spine_cli.config_file import update_config
+    from spine_cli.settings import config_path
+
+    def mutate(cfg: dict[str, Any]) -> None:
+        table = cfg.setdefault("profiles", {}).setdefault(profile, {})
+        table["api_key"] = key
+        if base_url:
+            table["base_url"] = base_url
+
+    update_config(config_path(), mutate)
+
+
+def _note_env_override(state: AppState) -> None:
+    if os.environ.get("SPINE_API_KEY", "").strip() and not state.quiet:
+        sys.stderr.write("Note: SPINE_API_KEY is set in the environment and is used before "
+                         "any stored key.\n")
+
+
+@app.command("login")
+@command
+def auth_login(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    with_key: Annotated[bool, typer.Option("--with-key", help="Read the key from stdin (for pipes and scripts).")] = False,
+    no_verify: NoVerifyOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Store an API key for a profile, once the API has accepted it.
+
+    The key comes from a hidden prompt on a terminal, or from stdin with
+    --with-key; never from the command line. A key the API rejects is not
+    saved (exit 4). A --base-url given with login is stored in the profile too.
+
+    Examples:
+
+        spine auth login
+
+        echo "$SPINE_KEY" | spine auth login --with-key --profile ci
+
+        spine --base-url http://127.0.0.1:8787 auth login --profile local
+    """
+    from spine_cli.settings import check_profile_name, config_path, load_settings, mask_key
+
+    state = apply_local_flags(ctx, json_, quiet)
+    settings = load_settings(profile or state.profile, state.base_url, allow_new_profile=True)
+    check_profile_name(settings.profile)
+    key = _read_key(with_key)
+    _check_format(key)
+    candidate = dataclasses.replace(settings, api_key=key)
+    if not no_verify:
+        try:
+            verify_key(candidate, state)
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"The API at {settings.base_url} rejected this key ({exc.message}); it was not saved.",
+                exc.status_code, exc.request_id,
+                hint="Check you copied the whole key, and that it has not been revoked.") from None
+    _store_key(settings.profile, key, state.base_url)
+    summary = {"profile": settings.profile, "base_url": settings.base_url,
+               "api_key": mask_key(key), "verified": not no_verify,
+               "config_file": str(config_path())}
+    _emit(state, summary, f"Logged in: profile '{settings.profile}', key {mask_key(key)}, "
+          f"{settings.base_url}{'' if no_verify else ' (key accepted)'}.\n"
+          f"Saved in {config_path()}.")
+    _note_env_override(state)
+
+
+def _emit(state: AppState, doc: dict[str, Any], message: str) -> None:
+    """JSON on stdout, or a confirmation on stderr (nothing with -q)."""
+    if state.json:
+        from spine_cli.output import make_output
+
+        make_output(state).emit_json(doc)
+    elif not state.quiet:
+        sys.stderr.write(message + "\n")
+
+
+@app.command("status")
+@command
+def auth_status(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    no_verify: NoVerifyOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Show the profile, base URL and key in use, and whether the API accepts the key.
+
+    Exits 4 when there is no key or the API rejects it.
+
+    Examples:
+
+        spine auth status
+
+        spine auth status --profile staging --json
+    """
+    from spine_cli.settings import config_path, load_settings, mask_key
+
+    state = apply_local_flags(ctx, json_, False)
+    settings = load_settings(profile or state.profile, state.base_url)
+    src = settings.sources
+    doc: dict[str, Any] = {
+        "profile": settings.profile, "profile_source": src["profile"],
+        "base_url": settings.base_url, "base_url_source": src["base_url"],
+        "api_key": mask_key(settings.api_key) if settings.api_key else None,
+        "api_key_source": src.get("api_key", "none"),
+        "accepted": None, "config_file": str(config_path()),
+    }
+    error = None
+    if settings.api_key and not no_verify:
+        try:
+            doc["accepted"] = verify_key(settings, state)
+        except AuthenticationError as exc:
+            doc["accepted"] = False
+            error = AuthenticationError(
+                f"The API at {settings.base_url} rejects the key from {doc['api_key_source']} "
+                f"({exc.message}).", exc.status_code, exc.request_id,
+                hint="Log in again: `spine auth login`" + (
+                    ", and unset SPINE_API_KEY." if src.get("api_key", "").startswith("env") else "."))
+    _print_status(state, doc)
+    if not settings.api_key:
+        raise MissingKeyError(settings.profile)
+    if error:
+        raise error
+
+
+def _print_status(state: AppState, doc: dict[str, Any]) -> None:
+    from spine_cli.output import make_output
+
+    out = make_output(state)
+    if state.json:
+        out.emit_json(doc)
+        return
+    verdict = {True: "accepted", False: "REJECTED", None: "not checked"}[doc["accepted"]]
+    rows = [
+        ("profile", f"{doc['profile']}  ({doc['profile_source']})"),
+        ("base URL", f"{doc['base_url']}  ({doc['base_url_source']})"),
+        ("API key", f"{doc['api_key'] or '(none)'}  ({doc['api_key_source']})"),
+        ("key check", verdict if doc["api_key"] else "-"),
+    ]
+    for label, value in rows:
+        out.data(f"{label:<10} {value}")
+
+
+@app.command("logout")
+@command
+def auth_logout(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Remove the stored API key of a profile from config.toml.
+
+    The profile's other settings stay. A key in SPINE_API_KEY is not affected.
+
+    Examples:
+
+        spine auth logout
+
+        spine auth logout --profile staging
+    """
+    from spine_cli.config_file import read_config, update_config
+    from spine_cli.settings import config_path, resolve_profile
+
+    state = apply_local_flags(ctx, json_, quiet)
+    # The raw file, not the validated one: logout must work to remove a bad key.
+    name, _ = resolve_profile(profile or state.profile, read_config(config_path()))
+
+    def mutate(cfg: dict[str, Any]) -> bool:
+        table = cfg.get("profiles", {}).get(name)
+        return isinstance(table, dict) and table.pop("api_key", None) is not None
+
+    removed = config_path().exists() and update_config(config_path(), mutate)
+    message = (f"Removed the stored key of profile '{name}' from {config_path()}." if removed
+               else f"No key is stored for profile '{name}'; nothing to do.")
+    _emit(state, {"profile": name, "removed": bool(removed)}, message)
+    _note_env_override(state)

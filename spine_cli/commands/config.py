@@ -1,7 +1,259 @@
-"""`spine config` commands."""
+"""`spine config`: read and change config.toml.
+
+KEY is a profile setting (see `spine_cli.settings.PROFILE_KEYS`), read from and
+written to the active profile, or `default_profile` (top level). `get` and
+`list` show the effective value, after flags and environment; `set` and
+`unset` change the file only. The API key is never accepted here from argv
+and is only ever shown masked.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated, Any, Optional
+
 import typer
 
-app = typer.Typer(help="(placeholder)", no_args_is_help=True)
+from spine_cli.cli import AppState, apply_local_flags, command
+from spine_cli.errors import ConfigError, UsageError
+
+app = typer.Typer(help="Show and change settings in config.toml.", no_args_is_help=True)
+
+ProfileOpt = Annotated[Optional[str], typer.Option(
+    "--profile", help="Profile to act on (overrides the global --profile and SPINE_PROFILE).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+KeyArg = Annotated[str, typer.Argument(help="Setting name, e.g. base_url, template, default_profile.",
+                                       show_default=False)]
+
+
+def _known_keys() -> list[str]:
+    from spine_cli.settings import PROFILE_KEYS
+
+    return ["profile", "default_profile", *PROFILE_KEYS]
+
+
+def _check_key(key: str) -> None:
+    if key not in _known_keys():
+        raise UsageError(f"Unknown setting {key!r}.",
+                         hint="Known settings: " + ", ".join(_known_keys()) + ".")
+
+
+def _effective(profile: str | None, state: AppState) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    """(settings, values, origins) with the key masked."""
+    from spine_cli.settings import config_path, load_config, load_settings, mask_key
+
+    settings = load_settings(profile or state.profile, state.base_url)
+    cfg = load_config()
+    values: dict[str, Any] = {"profile": settings.profile}
+    origins = {"profile": settings.sources["profile"]}
+    if "default_profile" in cfg:
+        values["default_profile"] = cfg["default_profile"]
+        origins["default_profile"] = str(config_path())
+    values["api_key"] = mask_key(settings.api_key) if settings.api_key else None
+    values["base_url"] = settings.base_url
+    for key, value in settings.profile_values.items():
+        if key not in ("api_key", "base_url"):
+            values[key] = value
+    for key in values:
+        origins.setdefault(key, settings.sources.get(key, "none"))
+    return settings, values, origins
+
+
+@app.command("list")
+@command
+def config_list(
+    ctx: typer.Context,
+    show_origin: Annotated[bool, typer.Option("--show-origin", help="Show where each value comes from.")] = False,
+    profile: ProfileOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List the effective settings of the active profile (key masked).
+
+    Examples:
+
+        spine config list
+
+        spine config list --show-origin
+
+        spine --profile staging config list --json
+    """
+    from spine_cli.output import make_output
+    from spine_cli.settings import load_config
+
+    state = apply_local_flags(ctx, json_, False)
+    _, values, origins = _effective(profile, state)
+    profiles = sorted(load_config().get("profiles", {}))
+    out = make_output(state)
+    if state.json:
+        out.emit_json({"profile": values["profile"], "profiles": profiles,
+                       "settings": values, "origins": origins})
+        return
+    width = max(len(k) for k in values)
+    for key, value in values.items():
+        line = f"{key:<{width}} = {_show(value)}"
+        out.data(f"{line:<{width + 40}}  ({origins[key]})" if show_origin else line)
+    out.data(f"{'profiles':<{width}} = {', '.join(profiles) or '(none in config.toml)'}")
+
+
+def _show(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+@app.command("get")
+@command
+def config_get(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None, json_: JsonOpt = False) -> None:
+    """Print the effective value of one setting (exit 4 when it is not set).
+
+    Examples:
+
+        spine config get base_url
+
+        spine --profile staging config get template
+    """
+    from spine_cli.output import make_output
+
+    state = apply_local_flags(ctx, json_, False)
+    _check_key(key)
+    settings, values, origins = _effective(profile, state)
+    if values.get(key) is None:
+        raise ConfigError(f"{key} is not set for profile '{settings.profile}'.",
+                          hint=_set_hint(key))
+    out = make_output(state)
+    if state.json:
+        out.emit_json({"key": key, "value": values[key], "origin": origins[key]})
+    else:
+        out.data(_show(values[key]))
+
+
+def _set_hint(key: str) -> str:
+    if key == "api_key":
+        return "Store one with `spine auth login`, or set SPINE_API_KEY."
+    return f"Set it with `spine config set {key} VALUE`."
+
+
+def _validated(key: str, value: str, cfg: dict[str, Any]) -> Any:
+    from spine_cli.settings import DEFAULT_PROFILE, PROFILE_KEYS
+
+    if key == "api_key":
+        raise UsageError("The API key is never taken from the command line (it would stay in "
+                         "your shell history).",
+                         hint='Use `spine auth login`, or `echo "$KEY" | spine auth login --with-key`.')
+    if key == "profile":
+        raise UsageError("'profile' is chosen per invocation; set 'default_profile' instead.",
+                         hint="spine config set default_profile NAME")
+    if key == "default_profile":
+        if value != DEFAULT_PROFILE and value not in cfg.get("profiles", {}):
+            raise UsageError(f"There is no profile '{value}' in the config file.",
+                             hint=f"Create it first, e.g. `spine auth login --profile {value}`.")
+        return value
+    try:
+        return PROFILE_KEYS[key][0](value)
+    except ValueError as exc:
+        raise UsageError(f"Invalid value for {key}: {exc}.") from None
+
+
+def _target_profile(profile: str | None, state: AppState, cfg: dict[str, Any]) -> str:
+    from spine_cli.settings import check_profile_name, resolve_profile
+
+    return check_profile_name(resolve_profile(profile or state.profile, cfg)[0])
+
+
+@app.command("set")
+@command
+def config_set(
+    ctx: typer.Context,
+    key: KeyArg,
+    value: Annotated[str, typer.Argument(help="New value.", show_default=False)],
+    profile: ProfileOpt = None,
+) -> None:
+    """Set a setting in the active profile (created if new) or default_profile.
+
+    The API key cannot be set here: use `spine auth login`.
+
+    Examples:
+
+        spine config set template report
+
+        spine --profile local config set base_url http://127.0.0.1:8787
+
+        spine config set default_profile local
+    """
+    from spine_cli.config_file import read_config, update_config
+    from spine_cli.settings import config_path
+
+    state = apply_local_flags(ctx, False, False)
+    _check_key(key)
+    path = config_path()
+
+    def mutate(cfg: dict[str, Any]) -> str:
+        checked = _validated(key, value, cfg)
+        if key == "default_profile":
+            cfg["default_profile"] = checked
+            return "the top level"
+        name = _target_profile(profile, state, cfg)
+        cfg.setdefault("profiles", {}).setdefault(name, {})[key] = checked
+        return f"profile '{name}'"
+
+    _validated(key, value, read_config(path))  # fail before taking the lock or creating files
+    where = update_config(path, mutate)
+    if not state.quiet:
+        sys.stderr.write(f"Set {key} = {value} in {where} ({path}).\n")
+
+
+@app.command("unset")
+@command
+def config_unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) -> None:
+    """Remove a setting from the active profile (or default_profile) in config.toml.
+
+    Examples:
+
+        spine config unset template
+
+        spine --profile staging config unset base_url
+    """
+    from spine_cli.config_file import update_config
+    from spine_cli.settings import config_path
+
+    state = apply_local_flags(ctx, False, False)
+    _check_key(key)
+    if key == "profile":
+        raise UsageError("'profile' is not stored; unset 'default_profile' instead.")
+    path = config_path()
+
+    def mutate(cfg: dict[str, Any]) -> str | None:
+        if key == "default_profile":
+            return "the top level" if cfg.pop("default_profile", None) is not None else None
+        name = _target_profile(profile, state, cfg)
+        table = cfg.get("profiles", {}).get(name)
+        if isinstance(table, dict) and table.pop(key, None) is not None:
+            return f"profile '{name}'"
+        return None
+
+    where = update_config(path, mutate) if path.exists() else None
+    if not state.quiet:
+        sys.stderr.write(f"Removed {key} from {where} ({path}).\n" if where
+                         else f"{key} was not set in the config file; nothing to do.\n")
+
+
+@app.command("path")
+@command
+def config_path_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Print the path of config.toml (and, with --json, the data directory too).
+
+    Examples:
+
+        spine config path
+
+        "$EDITOR" "$(spine config path)"
+    """
+    from spine_cli.history import history_path
+    from spine_cli.output import make_output
+    from spine_cli.settings import config_dir, config_path, data_dir
+
+    state = apply_local_flags(ctx, json_, False)
+    out = make_output(state)
+    if state.json:
+        out.emit_json({"config_file": str(config_path()), "config_dir": str(config_dir()),
+                       "data_dir": str(data_dir()), "history": str(history_path())})
+    else:
+        out.data(str(config_path()))
