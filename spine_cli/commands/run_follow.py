@@ -1,9 +1,151 @@
-"""`spine run` commands (placeholder)."""
+"""`spine run get`, `spine run wait`, `spine run watch`."""
 
 from __future__ import annotations
 
 import typer
 
+from spine_cli.cli import apply_local_flags, command
+from spine_cli.options import (
+    DownloadOpt,
+    JsonOpt,
+    MaxOutageOpt,
+    PartialOkOpt,
+    PollIntervalOpt,
+    QuietOpt,
+    RunArg,
+    RunsArg,
+    TimeoutOpt,
+)
+
+
+def _context(ctx: typer.Context, json_: bool, quiet: bool, refs: list[str]):  # type: ignore[no-untyped-def]
+    """State, settings, resolved run ids (checked before any key or request), client."""
+    from spine_cli import history
+    from spine_cli.client import make_client
+    from spine_cli.settings import load_settings
+
+    state = apply_local_flags(ctx, json_, quiet)
+    settings = load_settings(state.profile, state.base_url)
+    run_ids = list(dict.fromkeys(history.resolve_run_ref(r, settings) for r in refs))
+    return state, settings, run_ids, make_client(settings, state)
+
+
+@command
+def run_get(ctx: typer.Context, run: RunArg, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Show a run's current state; its output and artifacts once it has ended.
+
+    Prints the status, progress or duration, metadata, the final output
+    (Markdown) and the artifacts. With -q, prints only the status word.
+    Exit 0 whatever the run's status (use `spine run wait` to gate on it).
+
+    Examples:
+
+        spine run get 3f2a1b4c-...
+
+        spine run get @last --json | jq .status
+
+        STATUS=$(spine run get @last -q)
+    """
+    from spine_cli import history
+    from spine_cli.models import Run
+    from spine_cli.output import make_output
+    from spine_cli.render import render_run
+
+    state, settings, (run_id,), client = _context(ctx, json_, quiet, [run])
+    with client:
+        data = client.get_run(run_id)
+    history.observe_run(settings, data)
+    output = make_output(state)
+    if output.json:
+        output.emit_json(data)
+    elif output.quiet:
+        output.data(str(data.get("status", "")))
+    else:
+        render_run(output, Run.from_api(data))
+
+
+def _wait_options(timeout, poll_interval, max_outage, partial_ok):  # type: ignore[no-untyped-def]
+    from spine_cli.polling import WaitOptions
+
+    return WaitOptions(timeout=timeout, poll_interval=poll_interval,
+                       max_outage=max_outage, partial_ok=partial_ok)
+
+
+@command
+def run_wait(
+    ctx: typer.Context,
+    runs: RunsArg,
+    timeout: TimeoutOpt = None,
+    poll_interval: PollIntervalOpt = None,
+    max_outage: MaxOutageOpt = "10m",
+    partial_ok: PartialOkOpt = False,
+    download: DownloadOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Wait until runs end; exit with their outcome.
+
+    Polls each run on an adaptive schedule (dense at the start and near the
+    expected end, sparse in between) until it is completed, partial or failed.
+    Several runs are followed at once; the most severe exit code wins.
+    Exit codes: 0 completed, 3 failed, 5 partial, 6 --timeout reached,
+    7 a download failed, 8 API unreachable beyond --max-outage, 9 not found.
+
+    Examples:
+
+        spine run wait @last
+
+        spine run wait "$RUN" --timeout 2h --download ./out
+
+        spine run create -q --prompt "Draft a memo" | xargs spine run wait --json
+    """
+    from spine_cli.follow import FollowRequest, follow
+
+    state, settings, run_ids, client = _context(ctx, json_, quiet, runs)
+    req = FollowRequest(run_ids, _wait_options(timeout, poll_interval, max_outage, partial_ok),
+                        download=download)
+    with client:
+        code = follow(state, settings, client, req)
+    raise typer.Exit(code)
+
+
+@command
+def run_watch(
+    ctx: typer.Context,
+    run: RunArg,
+    timeout: TimeoutOpt = None,
+    poll_interval: PollIntervalOpt = None,
+    max_outage: MaxOutageOpt = "10m",
+    partial_ok: PartialOkOpt = False,
+    download: DownloadOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Follow a run live, then show its result.
+
+    On a terminal: a progress bar over tasks, elapsed time and an estimate,
+    and the active task tree. Off a terminal: one line per change plus a
+    heartbeat each minute. With --json: NDJSON events (state, progress,
+    result) on stdout. Exit codes as for `spine run wait`.
+
+    Examples:
+
+        spine run watch @last
+
+        spine run watch "$RUN" --json | jq -c 'select(.event == "progress")'
+    """
+    from spine_cli.follow import FollowRequest, follow
+
+    state, settings, (run_id,), client = _context(ctx, json_, quiet, [run])
+    req = FollowRequest([run_id], _wait_options(timeout, poll_interval, max_outage, partial_ok),
+                        watch=True, download=download)
+    with client:
+        code = follow(state, settings, client, req)
+    raise typer.Exit(code)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `spine run` group."""
+    """Add get, wait and watch to the `spine run` group."""
+    app.command("get")(run_get)
+    app.command("wait")(run_wait)
+    app.command("watch")(run_watch)

@@ -1,0 +1,143 @@
+"""Following runs to their end: the code behind `wait`, `watch` and `create --wait`.
+
+It runs the wait loop with the right reporter, then turns each run's outcome
+into output and an exit code (the worst one wins across several runs).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spine_cli import history
+from spine_cli.cli import AppState
+from spine_cli.errors import ExitCode, worst
+from spine_cli.models import Run
+from spine_cli.output import Output, make_output
+from spine_cli.polling import Tracked, WaitOptions, Waiter
+from spine_cli.progress import JsonEventReporter, make_reporter, short
+from spine_cli.render import format_duration, render_run, render_summary, status_line
+from spine_cli.settings import Settings
+
+
+@dataclass
+class FollowRequest:
+    run_ids: list[str]
+    options: WaitOptions
+    watch: bool = False
+    download: str | None = None
+    estimates: dict[str, float] | None = None
+
+
+def follow(state: AppState, settings: Settings, client: Any, req: FollowRequest) -> int:
+    """Wait for the runs, print their outcome, return the exit code."""
+    output = make_output(state)
+    estimates = req.estimates or {}
+    tracked = [Tracked(rid, estimated=estimates.get(rid)) for rid in req.run_ids]
+
+    def fetch(run_id: str) -> dict:
+        data = client.request_json("GET", f"/run/{run_id}", max_retries=0)
+        history.observe_run(settings, data)
+        return data
+
+    reporter = make_reporter(output, watch=req.watch, tasks_fetch=client.get_tasks)
+    waiter = Waiter(fetch, req.options, on_update=reporter.update, on_problem=reporter.problem)
+    try:
+        with reporter:
+            waiter.run(tracked)
+    except KeyboardInterrupt:
+        _interrupted(tracked)
+        return int(ExitCode.INTERRUPTED)
+    codes = [_conclude(output, settings, client, t, req) for t in tracked]
+    _print_results(output, tracked, req)
+    _ci_report(state, tracked, req)
+    return worst(codes)
+
+
+def _interrupted(tracked: list[Tracked]) -> None:
+    pending = [t for t in tracked if not t.done]
+    ids = " ".join(t.run_id for t in pending) or " ".join(t.run_id for t in tracked)
+    sys.stderr.write("\nInterrupted; stopped waiting.\n")
+    for t in pending:
+        last = status_line(Run.from_api(t.data)) if t.data else "not polled yet"
+        sys.stderr.write(f"Run {t.run_id} goes on server-side (last seen: {last}).\n")
+    sys.stderr.write(f"Resume with: spine run wait {ids}\n")
+    sys.stderr.flush()
+
+
+def _conclude(output: Output, settings: Settings, client: Any, t: Tracked,
+              req: FollowRequest) -> int:
+    """Messages on stderr and downloads for one run; its exit code."""
+    code = t.exit_code if t.exit_code is not None else int(ExitCode.INTERNAL)
+    rid = t.run_id
+    if code == ExitCode.TIMEOUT:
+        last = status_line(Run.from_api(t.data)) if t.data else "not polled yet"
+        _err(f"Stopped waiting at --timeout: run {rid} is still running ({last}); it goes on "
+             f"server-side.\nResume with: spine run wait {rid}")
+    elif code == ExitCode.NOT_FOUND:
+        _err(f"Error: {t.error.message if t.error else 'Run not found: ' + rid}")
+    elif code == ExitCode.UNAVAILABLE:
+        msg = t.error.message if t.error else "the API kept failing"
+        _err(f"Error: gave up on run {rid} after {format_duration(req.options.max_outage)} of "
+             f"failed polls: {msg}\nThe run goes on server-side; resume with: spine run wait {rid}")
+    elif t.status == "failed":
+        _err(f"Run {rid} failed.")
+    elif t.status == "partial" and code:
+        _err(f"Run {rid} ended partial: some blocks failed (exit 5; --partial-ok makes it 0).")
+    if req.download and t.status in ("completed", "partial"):
+        code = worst([code, _download(output, client, t, req)])
+    return code
+
+
+def _download(output: Output, client: Any, t: Tracked, req: FollowRequest) -> int:
+    from spine_cli.downloads import download_run
+
+    dest = Path(req.download or ".")
+    if len(req.run_ids) > 1:
+        dest = dest / f"spine-{t.run_id}"
+    report = download_run(t.data or {}, dest, refresh=lambda: client.get_run(t.run_id),
+                          output=output)
+    t.download_paths = report.paths  # type: ignore[attr-defined]
+    return report.exit_code
+
+
+def _print_results(output: Output, tracked: list[Tracked], req: FollowRequest) -> None:
+    paths = [p for t in tracked for p in getattr(t, "download_paths", [])]
+    if req.watch and output.json:
+        for t in tracked:
+            JsonEventReporter.emit({"event": "result", "run_id": t.run_id, "exit_code": t.exit_code,
+                                    "run": t.data})
+        return
+    if output.json:
+        datas = [t.data for t in tracked]
+        output.emit_json(datas[0] if len(datas) == 1 else datas)
+        return
+    if not output.quiet:
+        if len(tracked) == 1:
+            if tracked[0].data and tracked[0].done and tracked[0].exit_code != ExitCode.TIMEOUT:
+                render_run(output, Run.from_api(tracked[0].data))
+        else:
+            render_summary(output, [(t.run_id, Run.from_api(t.data) if t.data else None,
+                                     t.exit_code or 0) for t in tracked])
+    for p in paths:
+        output.data(str(p))
+
+
+def _ci_report(state: AppState, tracked: list[Tracked], req: FollowRequest) -> None:
+    try:
+        from spine_cli import ci
+    except ImportError:
+        return
+    report = getattr(ci, "report_runs", None)
+    if report:
+        report(state, tracked, download=req.download)
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+__all__ = ["FollowRequest", "follow", "short"]

@@ -1,0 +1,80 @@
+"""Shared parameter aliases, value parsers and completion callbacks."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Optional
+
+import typer
+
+from spine_cli.models import BLOCK_TYPES, TEMPLATES
+
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `2h`, `1h30m` → seconds. Raises ValueError."""
+    value = text.strip().lower()
+    if not value:
+        raise ValueError("empty duration")
+    try:
+        seconds = float(value)
+    except ValueError:
+        match = _DURATION_RE.match(value)
+        if not match or not any(match.groups()):
+            raise ValueError(f"invalid duration {text!r} (use e.g. 90, 90s, 15m, 2h, 1h30m)")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {text!r}")
+    return seconds
+
+
+def _duration_callback(value: Optional[str]) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def complete_template(incomplete: str) -> list[str]:
+    return [t for t in TEMPLATES if t.startswith(incomplete)]
+
+
+def complete_block(incomplete: str) -> list[str]:
+    return [b for b in BLOCK_TYPES if b.startswith(incomplete)]
+
+
+def complete_run(incomplete: str) -> list[tuple[str, str]]:
+    """Run ids from the local history, most recent first (never the network)."""
+    try:
+        from spine_cli import history
+
+        complete = getattr(history, "complete_run_ids", None)
+        return complete(incomplete) if complete else []
+    except Exception:  # completion must never crash the shell
+        return []
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only essential identifiers.")]
+RunArg = Annotated[str, typer.Argument(
+    metavar="RUN", help="Run id, unique prefix from the history, or @last.",
+    autocompletion=complete_run)]
+RunsArg = Annotated[list[str], typer.Argument(
+    metavar="RUN...", help="Run ids, unique prefixes, or @last.", autocompletion=complete_run)]
+TimeoutOpt = Annotated[Optional[str], typer.Option(
+    "--timeout", metavar="DUR", callback=_duration_callback,
+    help="Stop waiting after DUR (90, 90s, 15m, 2h, 1h30m); exit 6. Default: no limit.")]
+PollIntervalOpt = Annotated[Optional[float], typer.Option(
+    "--poll-interval", metavar="S", min=0.1,
+    help="Poll every S seconds instead of the adaptive schedule.")]
+MaxOutageOpt = Annotated[str, typer.Option(
+    "--max-outage", metavar="DUR", callback=_duration_callback,
+    help="Give up (exit 8) after the API has failed for DUR in a row.")]
+PartialOkOpt = Annotated[bool, typer.Option(
+    "--partial-ok", help="Exit 0 instead of 5 when a run ends partial.")]
+DownloadOpt = Annotated[Optional[str], typer.Option(
+    "--download", metavar="DIR", help="Download the artifacts into DIR when the run ends.")]

@@ -1,0 +1,239 @@
+"""The poll schedule and the one wait loop behind `wait`, `watch` and `create --wait`.
+
+The schedule is a pure function of what is known about a run. It is dense at
+the start (to pick up `canvas_id` and runs that fail at once), sparse in the
+middle, dense again around the predicted end, and backs off gently when a run
+overruns its prediction. The prediction blends the server's
+`estimated_duration_ms` with the progress rate (`tasks_completed/tasks_total`
+over elapsed time), trusting progress more as it grows. `Retry-After` always
+wins. Bounds: never below 1 s, never above 60 s (except a longer Retry-After).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from spine_cli.errors import (
+    APIError,
+    ExitCode,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    SpineError,
+    exit_code_for_status,
+)
+from spine_cli.models import TERMINAL_STATUSES
+
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 60.0
+EARLY_PHASE = 20.0          # seconds of dense polling after creation
+NEAR_END_FRACTION = 0.04    # interval near the predicted end, as a share of the run length
+NEAR_END_FLOOR = 2.0
+
+
+def predicted_end(elapsed: float, estimated: float | None, fraction: float | None) -> float | None:
+    """Best guess of the run's total length in seconds, or None."""
+    by_progress = None
+    if fraction is not None and 0.05 <= fraction < 1.0 and elapsed >= 10.0:
+        by_progress = elapsed / fraction
+    if by_progress is None:
+        return estimated
+    if estimated is None:
+        return by_progress
+    # Progress says more the further the run has gone.
+    return fraction * by_progress + (1.0 - fraction) * estimated
+
+
+def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: float | None = None,
+                    retry_after: float | None = None, have_canvas: bool = True) -> float:
+    """Seconds to wait before the next poll of a running run."""
+    if retry_after is not None:
+        return max(MIN_INTERVAL, retry_after)
+    if elapsed < EARLY_PHASE or not have_canvas:
+        return _clamp(1.0 + elapsed / 10.0)
+    end = predicted_end(elapsed, estimated, fraction)
+    if end is None:
+        return _clamp(elapsed / 10.0)
+    near = max(NEAR_END_FLOOR, end * NEAR_END_FRACTION)
+    remaining = end - elapsed
+    if remaining > 0:
+        # Sparse mid-run, tightening as the predicted end approaches.
+        return _clamp(max(near, remaining / 4.0))
+    overrun = -remaining
+    return _clamp(near + overrun / 6.0)
+
+
+def _clamp(value: float) -> float:
+    return max(MIN_INTERVAL, min(MAX_INTERVAL, value))
+
+
+def outage_delay(failures: int, retry_after: float | None) -> float:
+    """Wait after the n-th consecutive failed poll (1-based)."""
+    if retry_after is not None:
+        return max(MIN_INTERVAL, retry_after)
+    return min(30.0, 2.0 ** min(failures, 5))
+
+
+@dataclass
+class Tracked:
+    """What the wait loop knows about one run."""
+
+    run_id: str
+    data: dict[str, Any] | None = None
+    estimated: float | None = None
+    next_at: float = 0.0
+    polls: int = 0
+    failures: int = 0
+    outage_since: float | None = None
+    last_error: SpineError | None = None
+    done: bool = False
+    exit_code: int | None = None
+    error: SpineError | None = None
+
+    @property
+    def status(self) -> str | None:
+        return self.data.get("status") if self.data else None
+
+
+@dataclass
+class WaitOptions:
+    timeout: float | None = None
+    poll_interval: float | None = None   # a fixed interval instead of the schedule
+    max_outage: float = 600.0
+    partial_ok: bool = False
+    workers: int = 8
+
+
+Fetch = Callable[[str], dict]
+
+
+@dataclass
+class Waiter:
+    """Poll runs until each is terminal, timed out, missing or unreachable."""
+
+    fetch: Fetch
+    options: WaitOptions = field(default_factory=WaitOptions)
+    on_update: Callable[[Tracked], None] = lambda t: None
+    on_problem: Callable[[Tracked, SpineError, float], None] = lambda t, e, d: None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, tracked: list[Tracked]) -> list[Tracked]:
+        start = self.clock()
+        deadline = start + self.options.timeout if self.options.timeout is not None else None
+        for t in tracked:
+            t.next_at = start
+        if self.options.workers <= 1 or len(tracked) == 1:
+            self._run_inline(tracked, deadline)
+        else:
+            self._run_pooled(tracked, deadline)
+        return tracked
+
+    # -- loops -------------------------------------------------------------
+    def _run_inline(self, tracked: list[Tracked], deadline: float | None) -> None:
+        while True:
+            pending = [t for t in tracked if not t.done]
+            if not pending:
+                return
+            now = self.clock()
+            if self._expired(pending, now, deadline):
+                return
+            due = min(pending, key=lambda t: t.next_at)
+            if due.next_at > now:
+                wake = due.next_at if deadline is None else min(due.next_at, deadline)
+                self.sleep(max(0.0, wake - now))
+                continue
+            self._handle(due, *self._attempt(due))
+
+    def _run_pooled(self, tracked: list[Tracked], deadline: float | None) -> None:
+        pool = ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="spine-poll")
+        inflight: dict[Future, Tracked] = {}
+        try:
+            while True:
+                pending = [t for t in tracked if not t.done]
+                if not pending:
+                    return
+                now = self.clock()
+                if self._expired(pending, now, deadline):
+                    return
+                busy = set(id(t) for t in inflight.values())
+                idle = [t for t in pending if id(t) not in busy]
+                for t in sorted((t for t in idle if t.next_at <= now), key=lambda t: t.next_at):
+                    if len(inflight) >= self.options.workers:
+                        break
+                    inflight[pool.submit(self._attempt, t)] = t
+                waits = [t.next_at for t in idle if id(t) not in busy and t.next_at > now]
+                if deadline is not None:
+                    waits.append(deadline)
+                timeout = max(0.0, min(waits) - now) if waits else None
+                if inflight:
+                    finished, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        self._handle(inflight.pop(fut), *fut.result())
+                elif timeout:
+                    self.sleep(timeout)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _expired(self, pending: list[Tracked], now: float, deadline: float | None) -> bool:
+        if deadline is None or now < deadline:
+            return False
+        for t in pending:
+            t.done, t.exit_code = True, int(ExitCode.TIMEOUT)
+        return True
+
+    # -- one poll ----------------------------------------------------------
+    def _attempt(self, t: Tracked) -> tuple[dict | None, SpineError | None]:
+        try:
+            return self.fetch(t.run_id), None
+        except (NetworkError, ServerError, RateLimitError, NotFoundError) as exc:
+            return None, exc
+
+    def _handle(self, t: Tracked, data: dict | None, exc: SpineError | None) -> None:
+        now = self.clock()
+        t.polls += 1
+        if exc is not None:
+            self._failed(t, exc, now)
+            return
+        t.data, t.failures, t.outage_since, t.last_error = data, 0, None, None
+        status = t.status
+        if status in TERMINAL_STATUSES:
+            t.done = True
+            t.exit_code = int(exit_code_for_status(status, self.options.partial_ok))
+        self.on_update(t)
+        if not t.done:
+            t.next_at = now + self._interval(t)
+
+    def _failed(self, t: Tracked, exc: SpineError, now: float) -> None:
+        if isinstance(exc, NotFoundError):
+            t.done, t.exit_code, t.error = True, int(ExitCode.NOT_FOUND), exc
+            return
+        t.failures += 1
+        t.last_error = exc
+        if t.outage_since is None:
+            t.outage_since = now
+        if now - t.outage_since >= self.options.max_outage:
+            t.done, t.exit_code, t.error = True, int(ExitCode.UNAVAILABLE), exc
+            return
+        retry_after = exc.retry_after if isinstance(exc, APIError) else None
+        delay = outage_delay(t.failures, retry_after)
+        self.on_problem(t, exc, delay)
+        t.next_at = now + delay
+
+    def _interval(self, t: Tracked) -> float:
+        if self.options.poll_interval is not None:
+            return self.options.poll_interval
+        data = t.data or {}
+        progress = data.get("progress") or {}
+        elapsed = (progress.get("elapsed_ms") or 0) / 1000.0 or None
+        fraction = None
+        total = progress.get("tasks_total") or 0
+        if total:
+            fraction = min(1.0, (progress.get("tasks_completed") or 0) / total)
+        if elapsed is None:
+            elapsed = float(t.polls)  # no server clock yet: stay in the dense phase
+        return next_poll_delay(elapsed, t.estimated, fraction, None, bool(data.get("canvas_id")))
