@@ -1,7 +1,204 @@
-"""`spine canvas` commands."""
+"""`spine canvas dag | tasks | task`: the block graph and the task tree of a canvas.
+
+CANVAS|RUN: both ids are UUIDs, so a full UUID is first tried as a run
+(GET /v1/run/{id}); when that is 404 it is taken as a canvas id. Anything else
+(a run-id prefix, @last, @last~N) is a run reference from the local history.
+`--canvas` skips the run lookup. See docs/downloads.md.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
-app = typer.Typer(help="(placeholder)", no_args_is_help=True)
+from spine_cli.cli import apply_local_flags, command
+from spine_cli.options import JsonOpt, QuietOpt
+
+app = typer.Typer(help="Show a run's canvas: block graph and task tree.", no_args_is_help=True)
+
+CanvasArg = Annotated[str, typer.Argument(
+    metavar="CANVAS|RUN", help="Canvas id, or a run id / unique prefix / @last.")]
+CanvasOnlyOpt = Annotated[bool, typer.Option(
+    "--canvas", help="The argument is a canvas id: skip the run lookup.")]
+ContentOpt = Annotated[bool, typer.Option(
+    "--content", help="Show an excerpt of each block's content.")]
+
+
+def canvas_of_run(client: Any, settings: Any, run_id: str) -> str:
+    """The canvas id of a run (GETs it and updates the history); exit 9 when it has none yet."""
+    from spine_cli import history
+    from spine_cli.errors import NotFoundError
+
+    data = client.get_run(run_id)
+    history.observe_run(settings, data)
+    canvas_id = data.get("canvas_id")
+    if not canvas_id:
+        raise NotFoundError(
+            f"Run {run_id} has no canvas yet ({data.get('status', 'unknown')}).", 404,
+            hint=f"The canvas appears shortly after a run starts; retry, or follow it with "
+            f"`spine run watch {run_id}`.")
+    return str(canvas_id)
+
+
+def resolve_canvas(client: Any, settings: Any, ref: str, canvas_only: bool = False) -> str:
+    """CANVAS|RUN → canvas id (see the module docstring for the rule)."""
+    from spine_cli import history
+    from spine_cli.errors import NotFoundError
+
+    is_uuid = bool(history.UUID_RE.match(ref.strip()))
+    if canvas_only:
+        if not is_uuid:
+            from spine_cli.errors import UsageError
+
+            raise UsageError(f"Not a canvas id: {ref!r} (expected a UUID).")
+        return ref.strip().lower()
+    run_id = history.resolve_run_ref(ref, settings)
+    try:
+        return canvas_of_run(client, settings, run_id)
+    except NotFoundError as exc:
+        if is_uuid and exc.status_code == 404:
+            return run_id  # not a run of this key: take it as a canvas id
+        raise
+
+
+def _setup(ctx: typer.Context, json_: bool, quiet: bool):  # type: ignore[no-untyped-def]
+    from spine_cli.client import make_client
+    from spine_cli.output import make_output
+    from spine_cli.settings import load_settings
+
+    state = apply_local_flags(ctx, json_, quiet)
+    settings = load_settings(state.profile, state.base_url)
+    return make_output(state), settings, make_client(settings, state)
+
+
+def _not_found(exc: Any, what: str, ref: str) -> Any:
+    """A 404 from a canvas endpoint, saying what was looked for."""
+    if ref not in exc.message:
+        exc.message = f"{exc.message} ({what} {ref})"
+    exc.hint = exc.hint or (f"No run or {what} {ref} for this key; check the id "
+                            "(`spine run list` shows your runs).")
+    return exc
+
+
+@app.command("dag")
+@command
+def canvas_dag(ctx: typer.Context, target: CanvasArg, content: ContentOpt = False,
+               canvas: CanvasOnlyOpt = False, json_: JsonOpt = False,
+               quiet: QuietOpt = False) -> None:
+    """Show the block graph of a canvas as a tree.
+
+    Roots are blocks nothing feeds into; each block shows its status, type and
+    name, and a block fed by several others appears in full once ("see above"
+    elsewhere). A rich tree on a terminal, a plain indented listing when piped;
+    --json prints the API's data; -q prints the block ids.
+
+    Examples:
+
+        spine canvas dag @last
+
+        spine canvas dag 3f2a1b4c --content
+
+        spine canvas dag --canvas 7d9e0c1a-... --json | jq '.nodes | length'
+    """
+    from spine_cli import render_canvas as rc
+    from spine_cli.errors import NotFoundError
+
+    output, settings, client = _setup(ctx, json_, quiet)
+    with client:
+        canvas_id = resolve_canvas(client, settings, target, canvas)
+        try:
+            dag = client.get_dag(canvas_id)
+        except NotFoundError as exc:
+            raise _not_found(exc, "canvas", canvas_id) from None
+    nodes = rc.dag_nodes(dag, content)
+    if output.json:
+        output.emit_json(dag)
+    elif output.quiet:
+        for ident in dict.fromkeys(n.ident for n in rc.walk(nodes) if n.ident):
+            output.data(ident)
+    elif output.rich_stdout:
+        output.out.print(rc.dag_tree(dag, nodes))
+    else:
+        for line in rc.plain_dag(dag, nodes):
+            output.data(line)
+
+
+@app.command("tasks")
+@command
+def canvas_tasks(ctx: typer.Context, target: CanvasArg, canvas: CanvasOnlyOpt = False,
+                 json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Show the task tree of a canvas: parent → persona → tool call.
+
+    Root tasks are split into completed subtrees and not-completed ones
+    (still running or failed); each line has the status, the task type, the
+    name and the task id (for `spine canvas task`). --json prints the API's
+    data; -q prints every task id.
+
+    Examples:
+
+        spine canvas tasks @last
+
+        spine canvas tasks 3f2a1b4c | grep '\\[error\\]'
+
+        spine canvas tasks @last --json | jq '.not_completed[].name'
+    """
+    from spine_cli import render_canvas as rc
+    from spine_cli.errors import NotFoundError
+
+    output, settings, client = _setup(ctx, json_, quiet)
+    with client:
+        canvas_id = resolve_canvas(client, settings, target, canvas)
+        try:
+            tasks = client.get_tasks(canvas_id)
+        except NotFoundError as exc:
+            raise _not_found(exc, "canvas", canvas_id) from None
+    _show_tasks(output, tasks, rc.task_sections(tasks))
+
+
+@app.command("task")
+@command
+def canvas_task(ctx: typer.Context, target: CanvasArg,
+                task: Annotated[str, typer.Argument(metavar="TASK", help="Task id.")],
+                canvas: CanvasOnlyOpt = False, json_: JsonOpt = False,
+                quiet: QuietOpt = False) -> None:
+    """Show one task of a canvas with its direct children.
+
+    CANVAS may also be a run reference. --json prints the API's data; -q the
+    ids of the task and its children.
+
+    Examples:
+
+        spine canvas task @last 9b1c2d3e-...
+
+        spine canvas task --canvas 7d9e0c1a-... 9b1c2d3e-... --json
+    """
+    from spine_cli import render_canvas as rc
+    from spine_cli.errors import NotFoundError
+
+    output, settings, client = _setup(ctx, json_, quiet)
+    with client:
+        canvas_id = resolve_canvas(client, settings, target, canvas)
+        try:
+            data = client.get_task(canvas_id, task.strip())
+        except NotFoundError as exc:
+            raise _not_found(exc, "task", task) from None
+    _show_tasks(output, data, [("", [rc.task_node(data)])])
+
+
+def _show_tasks(output: Any, data: Any, sections: list) -> None:  # type: ignore[type-arg]
+    from spine_cli import render_canvas as rc
+
+    if output.json:
+        output.emit_json(data)
+    elif output.quiet:
+        for _, roots in sections:
+            for node in rc.walk(roots):
+                if node.ident:
+                    output.data(node.ident)
+    elif output.rich_stdout:
+        for tree in rc.tasks_trees(sections):
+            output.out.print(tree)
+    else:
+        for line in rc.plain_tasks(sections):
+            output.data(line)

@@ -1,0 +1,165 @@
+"""Renderers for a canvas: the block graph (DAG) and the task tree.
+
+Both are first turned into a small tree of `Node`s, then drawn either as a rich
+`Tree` (stdout is a terminal) or as plain indented text (piped: no colour, no
+box-drawing, one line per node, greppable). Every string from the server goes
+through `textsafe.sanitize` and into rich `Text` objects, never into markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from rich.text import Text
+from rich.tree import Tree
+
+from spine_cli.textsafe import sanitize
+
+EXCERPT = 160
+_MARKS = {"completed": ("✓", "green"), "running": ("●", "yellow"), "error": ("✗", "red"),
+          "failed": ("✗", "red"), "idle": ("○", "dim")}
+
+
+@dataclass
+class Node:
+    status: str
+    kind: str
+    name: str
+    ident: str = ""
+    note: str | None = None
+    repeat: bool = False  # a DAG block with several parents, already drawn above
+    children: list["Node"] = field(default_factory=list)
+
+
+def clean(value: Any, limit: int | None = None) -> str:
+    text = " ".join(sanitize(str(value or ""), keep_newlines=False).split())
+    if limit and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+# -- DAG -----------------------------------------------------------------------
+def dag_nodes(dag: dict[str, Any], content: bool = False) -> list[Node]:
+    """Roots are blocks with no incoming edge; each block appears in full once."""
+    blocks = {str(n.get("id")): n for n in _dicts(dag.get("nodes"))}
+    kids: dict[str, list[str]] = {}
+    incoming: set[str] = set()
+    for edge in _dicts(dag.get("edges")):
+        src, dst = str(edge.get("source_id")), str(edge.get("target_id"))
+        if src in blocks and dst in blocks and src != dst:
+            kids.setdefault(src, []).append(dst)
+            incoming.add(dst)
+    shown: set[str] = set()
+
+    def build(ident: str) -> Node:
+        block = blocks[ident]
+        node = Node(clean(block.get("status")), clean(block.get("type")), clean(block.get("name")),
+                    ident, clean(block.get("content"), EXCERPT) if content else None)
+        if ident in shown:
+            node.repeat, node.note = True, None
+            return node
+        shown.add(ident)
+        node.children = [build(k) for k in kids.get(ident, [])]
+        return node
+
+    roots = [build(i) for i in blocks if i not in incoming]
+    # A cycle has no root: draw whatever the roots did not reach, so no block is lost.
+    roots += [build(i) for i in blocks if i not in shown]
+    return roots
+
+
+# -- tasks ---------------------------------------------------------------------
+def task_node(task: dict[str, Any]) -> Node:
+    kind = clean(task.get("task_type")).removesuffix("-task")
+    node = Node(clean(task.get("status")), kind, clean(task.get("name")),
+                clean(task.get("task_id")))
+    node.children = [task_node(c) for c in _dicts(task.get("children"))]
+    return node
+
+
+def task_sections(tasks: dict[str, Any]) -> list[tuple[str, list[Node]]]:
+    """("Completed", roots) and ("Not completed", roots): finished vs running or failed."""
+    return [(title, [task_node(t) for t in _dicts(tasks.get(key))])
+            for title, key in (("Completed", "completed"), ("Not completed", "not_completed"))]
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def walk(nodes: Iterable[Node]) -> Iterable[Node]:
+    for node in nodes:
+        yield node
+        yield from walk(node.children)
+
+
+# -- plain text ------------------------------------------------------------------
+def plain_lines(nodes: Iterable[Node], depth: int = 0, ids: bool = False) -> list[str]:
+    lines = []
+    for node in nodes:
+        pad = "  " * depth
+        line = f"{pad}[{node.status or 'unknown'}] {node.kind or '?'}  {node.name or '(unnamed)'}"
+        if ids and node.ident:
+            line += f"  {node.ident}"
+        if node.repeat:
+            line += "  (see above)"
+        lines.append(line)
+        if node.note:
+            lines.append(f"{pad}    | {node.note}")
+        lines.extend(plain_lines(node.children, depth + 1, ids))
+    return lines
+
+
+# -- rich ----------------------------------------------------------------------
+def label(node: Node, ids: bool = False) -> Text:
+    mark, style = _MARKS.get(node.status, ("?", "magenta"))
+    text = Text.assemble((f"{mark} ", style), (node.status or "unknown", style), "  ",
+                         (node.kind or "?", "cyan"), "  ", (node.name or "(unnamed)", "bold"))
+    if ids and node.ident:
+        text.append(f"  {node.ident}", style="dim")
+    if node.repeat:
+        text.append("  (see above)", style="dim italic")
+    if node.note:
+        text.append(f"\n{node.note}", style="dim")
+    return text
+
+
+def add_nodes(tree: Tree, nodes: Iterable[Node], ids: bool = False) -> Tree:
+    for node in nodes:
+        add_nodes(tree.add(label(node, ids)), node.children, ids)
+    return tree
+
+
+def dag_tree(dag: dict[str, Any], nodes: list[Node]) -> Tree:
+    title = Text.assemble(("Canvas ", "bold"), (clean(dag.get("canvas_name")) or "(unnamed)",
+                                                 "bold"), (f"  {clean(dag.get('canvas_id'))}", "dim"))
+    return add_nodes(Tree(title, guide_style="dim"), nodes)
+
+
+def tasks_trees(sections: list[tuple[str, list[Node]]]) -> list[Tree]:
+    """One tree per section; an untitled section (one task) is drawn from its root."""
+    trees = []
+    for title, roots in sections:
+        if not title:
+            trees += [add_nodes(Tree(label(r, ids=True), guide_style="dim"), r.children, True)
+                      for r in roots]
+            continue
+        style = "green" if title == "Completed" else "yellow"
+        head = Text.assemble((title, f"bold {style}"), (f" ({len(roots)})", "dim"))
+        trees.append(add_nodes(Tree(head, guide_style=style), roots, ids=True))
+    return trees
+
+
+def plain_dag(dag: dict[str, Any], nodes: list[Node]) -> list[str]:
+    head = f"Canvas {clean(dag.get('canvas_name')) or '(unnamed)'}  {clean(dag.get('canvas_id'))}"
+    return [head] + plain_lines(nodes, 1)
+
+
+def plain_tasks(sections: list[tuple[str, list[Node]]]) -> list[str]:
+    lines = []
+    for title, roots in sections:
+        if title:
+            lines.append(f"{title} ({len(roots)})")
+        lines.extend(plain_lines(roots, 1 if title else 0, ids=True))
+    return lines
