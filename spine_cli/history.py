@@ -4,6 +4,7 @@ INTERFACE (the run commands call these):
 
     record_run(settings, run_id, *, canvas_id=None, prompt="", template=None,
                blocks=None, files=(), status="running", unconfirmed=False) -> None
+    record_unconfirmed(settings, *, prompt="", template=None, blocks=None, files=()) -> None
     observe_run(settings, run: dict) -> None      # update from any GET /v1/run data
     resolve_run_ref(ref: str, settings) -> str    # full id, unique prefix, @last, @last~N
     list_runs(settings, *, limit=20, status=None, all_profiles=False) -> list[dict]
@@ -184,6 +185,13 @@ def record_run(settings: Any, run_id: str | None, *, canvas_id: str | None = Non
            " canvas_id = COALESCE(excluded.canvas_id, canvas_id),"
            " unconfirmed = excluded.unconfirmed, updated_at = excluded.updated_at")
     _with_db(lambda conn: _write(conn, sql, row))
+
+
+def record_unconfirmed(settings: Any, *, prompt: str = "", template: str | None = None,
+                       blocks: list[str] | None = None, files: Iterable[str] = ()) -> None:
+    """Record a create whose outcome is unknown (the server may or may not have a run)."""
+    record_run(settings, None, prompt=prompt, template=template, blocks=blocks, files=files,
+               unconfirmed=True)
 
 
 def observe_run(settings: Any, run: dict[str, Any]) -> None:
