@@ -26,3 +26,42 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SPINE_CONFIG_DIR", str(cfg))
     monkeypatch.setenv("SPINE_DATA_DIR", str(data))
     return {"config_dir": cfg, "data_dir": data}
+
+
+# --- the emulator: one per test session, a fresh tenant (key) per test -------------
+
+from dataclasses import dataclass  # noqa: E402
+
+from support.emulator import EmulatorHandle  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """One `spine emulator serve` subprocess for the whole session (real loopback HTTP)."""
+    handle = EmulatorHandle(tmp_path_factory.mktemp("emulator"))
+    yield handle
+    handle.close()
+
+
+@dataclass
+class ApiContext:
+    key: str
+    base_url: str
+    emulator: EmulatorHandle
+
+    def requests(self) -> list[dict]:
+        """This test's requests (filtered by its key's fingerprint)."""
+        return self.emulator.requests(self.key)
+
+
+@pytest.fixture
+def api(isolated_env, emulator, monkeypatch):
+    """SPINE_BASE_URL / SPINE_API_KEY set for a fresh tenant; faults cleared around the test."""
+    if emulator.proc is None or emulator.proc.poll() is not None:
+        emulator.restart()  # a test stopped or killed the shared emulator
+    key = emulator.new_key()
+    monkeypatch.setenv("SPINE_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("SPINE_API_KEY", key)
+    emulator.clear_faults()
+    yield ApiContext(key=key, base_url=emulator.base_url, emulator=emulator)
+    emulator.clear_faults()

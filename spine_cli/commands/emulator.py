@@ -1,7 +1,194 @@
-"""`spine emulator` commands."""
+"""`spine emulator` commands: a local, persistent Spine API for trying and testing.
+
+The server stack (starlette, uvicorn, python-multipart) is imported inside the
+commands only, so `spine --version` and `--help` stay fast.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
 
-app = typer.Typer(help="(placeholder)", no_args_is_help=True)
+from spine_cli.cli import command
+from spine_cli.errors import ConfigError, UsageError
+
+app = typer.Typer(
+    help="Run a local Spine API emulator (not the real service; for trying spine and tests).",
+    no_args_is_help=True,
+)
+
+HostOpt = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
+DataDirOpt = Annotated[Optional[Path], typer.Option(
+    "--data-dir", help="State directory (default: <data dir>/emulator; SPINE_DATA_DIR moves it).")]
+SpeedOpt = Annotated[float, typer.Option(
+    "--speed", help="Time scale for runs without [emulate:duration=…] (2 = twice as fast).")]
+WebhookOpt = Annotated[Optional[list[str]], typer.Option(
+    "--webhook", help="URL that receives signed run.* events (repeatable).")]
+WebhookSecretOpt = Annotated[Optional[str], typer.Option(
+    "--webhook-secret", help="whsec_… signing secret (default: generated, kept in the data dir).")]
+MaxFileSizeOpt = Annotated[str, typer.Option(
+    "--max-file-size", help="Largest accepted upload (bytes, or 10MiB, 1GiB…); larger → 413.")]
+MaxFilesOpt = Annotated[int, typer.Option("--max-files", help="Most files per run; more → 400.")]
+RateLimitOpt = Annotated[int, typer.Option(
+    "--rate-limit", help="/v1 requests per minute per key, then 429 with Retry-After (0 = off).")]
+UrlTtlOpt = Annotated[float, typer.Option(
+    "--url-ttl", help="Seconds (emulator clock) a download URL stays valid; then 403.")]
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """`1048576`, `100MiB`, `1G`, `512k` → bytes (K/M/G/T are powers of 1024)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise UsageError(f"Invalid size: {text!r} (try 100MiB or 1048576).")
+    power = " kmgt".index(match.group(2).lower() or " ")
+    return int(float(match.group(1)) * 1024 ** power)
+
+
+def _build_config(host: str, port: int, data_dir: Optional[Path], speed: float,
+                  webhook: Optional[list[str]], webhook_secret: Optional[str],
+                  max_file_size: str, max_files: int, rate_limit: int, url_ttl: float) -> Any:
+    try:
+        from spine_cli.emulator.config import EmulatorConfig
+        import starlette, uvicorn, python_multipart  # noqa: E401,F401
+    except ImportError as exc:
+        raise ConfigError(f"The emulator needs packages that are not installed ({exc.name}).",
+                          hint="Install them: pip install 'spine-cli[emulator]'") from None
+    if not 0 <= port <= 65535:
+        raise UsageError(f"Invalid --port {port}: expected 0-65535 (0 picks a free port).")
+    if not speed > 0:
+        raise UsageError(f"Invalid --speed {speed}: expected a positive number.")
+    if webhook_secret is not None and not webhook_secret.startswith("whsec_"):
+        raise UsageError("Invalid --webhook-secret: it must start with whsec_.")
+    if max_files < 0 or rate_limit < 0 or url_ttl <= 0:
+        raise UsageError("--max-files and --rate-limit must be >= 0, --url-ttl > 0.")
+    for url in webhook or []:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"Invalid --webhook {url!r}: expected an http(s):// URL.")
+    if data_dir is None:
+        from spine_cli.settings import data_dir as default_data_dir
+
+        data_dir = default_data_dir() / "emulator"
+    return EmulatorConfig(data_dir=data_dir.expanduser(), host=host, port=port, speed=speed,
+                          webhooks=list(webhook or []), webhook_secret=webhook_secret,
+                          max_file_size=parse_size(max_file_size), max_files=max_files,
+                          rate_limit=rate_limit, url_ttl=url_ttl)
+
+
+def _announce(prepared: Any) -> None:
+    emu = prepared.emulator
+    print(f"Spine emulator listening on {prepared.url}", flush=True)
+    print(f"export SPINE_BASE_URL={prepared.url} SPINE_API_KEY={emu.api_key}", flush=True)
+    if emu.config.webhooks:
+        print(f"Webhook signing secret: {emu.webhook_secret}", flush=True)
+    sys.stderr.write(f"Data directory: {emu.config.data_dir} (Ctrl-C stops; state is kept)\n")
+    sys.stderr.flush()
+
+
+@app.command("serve")
+@command
+def emulator_serve(
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8765,
+    data_dir: DataDirOpt = None,
+    speed: SpeedOpt = 1.0,
+    webhook: WebhookOpt = None,
+    webhook_secret: WebhookSecretOpt = None,
+    max_file_size: MaxFileSizeOpt = "100MiB",
+    max_files: MaxFilesOpt = 20,
+    rate_limit: RateLimitOpt = 0,
+    url_ttl: UrlTtlOpt = 600.0,
+) -> None:
+    """Serve the emulated Spine API until Ctrl-C or SIGTERM.
+
+    Any key starting with sk_spine_ is accepted; each key is its own tenant.
+    State (runs, uploads, the clock) persists in the data directory.
+
+    Examples:
+
+        spine emulator serve
+
+        spine emulator serve --port 0 --data-dir ./emu-state --speed 10
+
+        spine emulator serve --webhook http://localhost:9000/hooks --rate-limit 60
+    """
+    config = _build_config(host, port, data_dir, speed, webhook, webhook_secret,
+                           max_file_size, max_files, rate_limit, url_ttl)
+    from spine_cli.emulator.runner import serve_forever
+
+    serve_forever(config, _announce)
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False})
+@command
+def emulator_exec(
+    cmd: Annotated[list[str], typer.Argument(help="The command to run, after --.",
+                                             metavar="-- CMD [ARGS]...")],
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (default 0: a free one).")] = 0,
+    data_dir: Annotated[Optional[Path], typer.Option(
+        "--data-dir", help="State directory (default: a fresh temporary one, removed after).")] = None,
+    speed: SpeedOpt = 1.0,
+    webhook: WebhookOpt = None,
+    webhook_secret: WebhookSecretOpt = None,
+    max_file_size: MaxFileSizeOpt = "100MiB",
+    max_files: MaxFilesOpt = 20,
+    rate_limit: RateLimitOpt = 0,
+    url_ttl: UrlTtlOpt = 600.0,
+) -> None:
+    """Run CMD against a fresh emulator, then stop it and exit with CMD's exit code.
+
+    CMD gets SPINE_BASE_URL and SPINE_API_KEY (plus SPINE_WEBHOOK_SECRET) in its
+    environment. Without --data-dir the state lives in a temporary directory.
+
+    Examples:
+
+        spine emulator exec -- spine run create --prompt "Hello" --wait
+
+        spine emulator exec --speed 20 -- pytest tests/integration
+
+        spine emulator exec -- sh -c 'spine run create -q --prompt hi | xargs spine run wait'
+    """
+    tmp = None if data_dir is not None else Path(tempfile.mkdtemp(prefix="spine-emulator-"))
+    try:
+        config = _build_config(host, port, data_dir or tmp, speed, webhook, webhook_secret,
+                               max_file_size, max_files, rate_limit, url_ttl)
+        raise typer.Exit(_run_with_emulator(config, cmd))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_with_emulator(config: Any, cmd: list[str]) -> int:
+    from spine_cli.emulator.runner import BackgroundServer
+
+    server = BackgroundServer(config)
+    server.start()
+    emu = server.prepared.emulator
+    env = {**os.environ, "SPINE_BASE_URL": server.prepared.url, "SPINE_API_KEY": emu.api_key,
+           "SPINE_WEBHOOK_SECRET": emu.webhook_secret}
+    try:
+        try:
+            proc = subprocess.Popen(cmd, env=env)
+        except OSError as exc:
+            raise UsageError(f"Cannot run {cmd[0]!r}: {exc.strerror or exc}.") from None
+        while True:
+            try:
+                return _exit_code(proc.wait())
+            except KeyboardInterrupt:
+                continue  # CMD got the Ctrl-C too (same process group); wait for it
+    finally:
+        server.stop()

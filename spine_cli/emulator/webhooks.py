@@ -1,0 +1,149 @@
+"""Webhook deliveries: `run.started`, `run.completed`, `run.failed`, signed per spine-api §6.
+
+A background loop (started with the app) turns run transitions into one
+delivery per `--webhook` URL, persisted in SQLite, and sends due deliveries.
+
+Retry policy: a delivery succeeds on any 2xx answer within 10 s. Otherwise it
+is retried after 1, 2, 4, 8, 16, 32 and 60 s (8 attempts in all), measured on
+the emulator clock (so `/_emulator/clock` advances make retries due at once),
+then marked `failed`. Each attempt is signed afresh with the current
+wall-clock time `t` (receivers check it against their own clock); the event
+`id` stays the same across retries of one delivery. Pending deliveries survive
+a restart. A run ending `partial` is announced as `run.completed` with
+`status: "partial"` (the API documents no event for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import sys
+import time
+import uuid
+from typing import Any, AsyncIterator
+
+from spine_cli.emulator import views
+from spine_cli.emulator.state import Emulator
+
+API_VERSION = "2026-04-01"
+RETRY_DELAYS = [1, 2, 4, 8, 16, 32, 60]
+TIMEOUT = 10.0
+_TICK = 0.2
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+class _Links:
+    def __init__(self, emu: Emulator, base: str) -> None:
+        self.emu, self.base = emu, base
+
+    def size(self, plan, block) -> int:
+        return self.emu.shelf.ensure(plan, block)
+
+    def url(self, plan, block) -> str:
+        return self.emu.shelf.url(self.base, plan, block, self.emu.now())
+
+
+def event_object(emu: Emulator, plan, base: str, at: float) -> dict[str, Any]:
+    """data.object: the GET /v1/run shape, plus the flat fields of the docs' example."""
+    obj = views.run_view(plan, at, _Links(emu, base))
+    obj.setdefault("canvas_id", plan.run.canvas_id)
+    if "result" in obj:
+        obj["final_output"] = obj["result"]["final_output"]
+        obj["artifacts"] = obj["result"]["artifacts"]
+    if obj.get("errors"):
+        obj["error"] = obj["errors"][0]["error"]
+    return obj
+
+
+def _queue(emu: Emulator, run, event_type: str, obj: dict[str, Any]) -> None:
+    for url in emu.config.webhooks:
+        event_id = "evt_" + uuid.uuid4().hex
+        body = {"id": event_id, "type": event_type, "created": int(time.time()),
+                "livemode": False, "api_version": API_VERSION, "data": {"object": obj}}
+        emu.store.add_delivery(event_id, event_type, run.run_id, url,
+                               json.dumps(body, separators=(",", ":")), emu.now())
+
+
+def scan(emu: Emulator, base: str) -> None:
+    """Queue the events of runs that were created or have ended."""
+    now = emu.now()
+    for run in emu.store.runs_to_notify(0, now):
+        plan = emu.plan(run)
+        _queue(emu, run, "run.started", event_object(emu, plan, base, run.created_at))
+        emu.store.set_notified(run.run_id, 1)
+    for run in emu.store.runs_to_notify(1, now):
+        plan = emu.plan(run)
+        kind = "run.failed" if run.outcome == "failed" else "run.completed"
+        _queue(emu, run, kind, event_object(emu, plan, base, run.end_at))
+        emu.store.set_notified(run.run_id, 2)
+
+
+async def deliver(emu: Emulator, client: Any, row: Any) -> None:
+    body = row["body"].encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "Spine-Webhooks/1.0",
+               "Spine-Signature": sign(emu.webhook_secret, int(time.time()), body),
+               "Spine-Event-Id": row["event_id"], "Spine-Event-Type": row["event_type"]}
+    attempts = row["attempts"] + 1
+    try:
+        response = await client.post(row["url"], content=body, headers=headers)
+        status, error = response.status_code, None
+    except Exception as exc:  # any transport failure is a failed attempt
+        status, error = None, f"{type(exc).__name__}: {exc}"
+    if status is not None and 200 <= status < 300:
+        emu.store.update_delivery(row["id"], state="delivered", attempts=attempts,
+                                  last_status=status, last_error=None)
+        return
+    done = attempts > len(RETRY_DELAYS)
+    delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+    emu.store.update_delivery(row["id"], state="failed" if done else "pending",
+                              attempts=attempts, last_status=status,
+                              last_error=error or f"HTTP {status}", next_at=emu.now() + delay)
+
+
+def wake(app: Any) -> None:
+    event = getattr(app.state, "webhook_wake", None)
+    if event is not None:
+        event.set()
+
+
+async def _loop(app: Any) -> None:
+    import httpx
+
+    emu: Emulator = app.state.emulator
+    base = app.state.public_base
+    in_flight: set[int] = set()
+    async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(app.state.webhook_wake.wait(), _TICK)
+            app.state.webhook_wake.clear()
+            try:
+                scan(emu, base)
+                rows = emu.store.due_deliveries(emu.now())
+            except Exception as exc:  # keep the loop alive; the next tick retries
+                sys.stderr.write(f"emulator: webhook scan failed: {exc}\n")
+                continue
+            for row in rows:
+                if row["id"] not in in_flight:
+                    in_flight.add(row["id"])
+                    task = asyncio.create_task(deliver(emu, client, row))
+                    task.add_done_callback(lambda _t, i=row["id"]: in_flight.discard(i))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    app.state.webhook_wake = asyncio.Event()
+    task = asyncio.create_task(_loop(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

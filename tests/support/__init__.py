@@ -1,0 +1,1 @@
+"""Test helpers shared by the suite (the emulator handle)."""
