@@ -25,12 +25,14 @@ ContentOpt = Annotated[bool, typer.Option(
     "--content", help="Show an excerpt of each block's content.")]
 
 
-def canvas_of_run(client: Any, settings: Any, run_id: str) -> str:
-    """The canvas id of a run (GETs it and updates the history); exit 9 when it has none yet."""
+def canvas_of_run(client: Any, settings: Any, run_id: str,
+                  data: dict[str, Any] | None = None) -> str:
+    """The canvas id of a run (GETs it unless given); exit 9 when it has none yet."""
     from spine_cli import history
     from spine_cli.errors import NotFoundError
 
-    data = client.get_run(run_id)
+    if data is None:
+        data = client.get_run(run_id)
     history.observe_run(settings, data)
     canvas_id = data.get("canvas_id")
     if not canvas_id:
@@ -44,22 +46,21 @@ def canvas_of_run(client: Any, settings: Any, run_id: str) -> str:
 def resolve_canvas(client: Any, settings: Any, ref: str, canvas_only: bool = False) -> str:
     """CANVAS|RUN → canvas id (see the module docstring for the rule)."""
     from spine_cli import history
-    from spine_cli.errors import NotFoundError
+    from spine_cli.errors import NotFoundError, UsageError
 
     is_uuid = bool(history.UUID_RE.match(ref.strip()))
     if canvas_only:
         if not is_uuid:
-            from spine_cli.errors import UsageError
-
             raise UsageError(f"Not a canvas id: {ref!r} (expected a UUID).")
         return ref.strip().lower()
     run_id = history.resolve_run_ref(ref, settings)
     try:
-        return canvas_of_run(client, settings, run_id)
-    except NotFoundError as exc:
-        if is_uuid and exc.status_code == 404:
-            return run_id  # not a run of this key: take it as a canvas id
+        data = client.get_run(run_id)
+    except NotFoundError:
+        if is_uuid:
+            return run_id  # no run of this key has that id: take it as a canvas id
         raise
+    return canvas_of_run(client, settings, run_id, data)
 
 
 def _setup(ctx: typer.Context, json_: bool, quiet: bool):  # type: ignore[no-untyped-def]
