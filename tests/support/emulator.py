@@ -150,5 +150,25 @@ class EmulatorHandle:
     def clear_requests(self) -> None:
         self.control("DELETE", "requests")
 
+    def v1(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> httpx.Response:
+        """A raw /v1 request (`path` after /v1), with X-API-KEY when `key` is given."""
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if key is not None:
+            headers["X-API-KEY"] = key
+        return self._client.request(method, f"{self.base_url}/v1{path}", headers=headers,
+                                    **kwargs)
+
+    def create_run(self, key: str, prompt: str, **fields: Any) -> dict[str, Any]:
+        """POST /v1/run (url-encoded, or multipart with files=[...]); returns `data`."""
+        files = fields.pop("files", None)
+        response = self.v1("POST", "/run", key, data={"prompt": prompt, **fields}, files=files)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    def get_run(self, key: str, run_id: str) -> dict[str, Any]:
+        response = self.v1("GET", f"/run/{run_id}", key)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
     def webhooks(self) -> list[dict[str, Any]]:
         return self.control("GET", "webhooks")["deliveries"]
