@@ -1,0 +1,98 @@
+"""`spine run list` over the local history (no server needed here)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from spine_cli import history
+from spine_cli.app import app
+from spine_cli.settings import Settings
+
+DEFAULT = Settings("default", None, "https://api.getspine.ai")
+LOCAL = Settings("local", None, "http://127.0.0.1:8765")
+
+
+def rid(n: int) -> str:
+    return f"{n:08d}-0000-4000-8000-000000000000"
+
+
+def spine(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def ok(*args: str):
+    result = spine(*args)
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def seed() -> None:
+    history.record_run(DEFAULT, rid(1), prompt="first [bold]not markup[/bold]\nsecond line",
+                       template="report", files=["a.csv", "b.pdf"])
+    history.record_run(DEFAULT, rid(2), prompt="\x1b[31mred\x1b[0m")
+    history.record_run(DEFAULT, rid(3), prompt="third")
+    history.record_run(DEFAULT, None, prompt="maybe created", unconfirmed=True)
+    history.record_run(LOCAL, rid(9), prompt="on the emulator")
+    history.observe_run(DEFAULT, {"run_id": rid(2), "status": "failed"})
+    history.observe_run(DEFAULT, {"run_id": rid(3), "status": "completed", "canvas_id": "c3"})
+
+
+def test_table_of_the_current_profile_newest_first(isolated_env):
+    seed()
+    lines = ok("run", "list").stdout.splitlines()
+    assert lines[0].split() == ["RUN", "ID", "STATUS", "CREATED", "TEMPLATE", "FILES", "PROMPT"]
+    assert [line.split()[0] for line in lines[1:]] == ["(unconfirmed)", rid(3), rid(2), rid(1)]
+    assert lines[1].split()[1] == "unconfirmed"
+    assert lines[2].split()[1] == "completed" and lines[3].split()[1] == "failed"
+    assert lines[4].split()[4:7] == ["report", "2", "first"]
+    assert "[bold]not markup[/bold] second line" in lines[4]  # shown as text, on one line
+    assert "\x1b" not in "".join(lines) and "red" in lines[3]
+    assert rid(9) not in "".join(lines)
+
+
+def test_quiet_prints_ids_only(isolated_env):
+    seed()
+    assert ok("run", "list", "-q").stdout == f"{rid(3)}\n{rid(2)}\n{rid(1)}\n"
+    assert ok("-q", "run", "list", "--status", "failed").stdout == f"{rid(2)}\n"
+
+
+def test_json_is_one_array_with_the_history_fields(isolated_env):
+    seed()
+    rows = json.loads(ok("run", "list", "--json", "--limit", "2").stdout)
+    assert [r["run_id"] for r in rows] == [None, rid(3)]
+    assert rows[1]["status"] == "completed" and rows[1]["canvas_id"] == "c3"
+    assert rows[0]["unconfirmed"] is True
+    assert set(rows[1]) == {"run_id", "status", "canvas_id", "profile", "base_url", "prompt",
+                            "template", "blocks", "files", "created_at", "updated_at", "unconfirmed"}
+    assert json.loads(ok("--json", "run", "list", "--status", "partial").stdout) == []
+
+
+def test_status_limit_and_all_profiles(isolated_env):
+    seed()
+    assert ok("run", "list", "--status", "unconfirmed", "-q").stdout == ""
+    assert len(ok("run", "list", "--limit", "1").stdout.splitlines()) == 2
+    assert spine("run", "list", "--status", "done").exit_code == 2
+    assert spine("run", "list", "--limit", "-1").exit_code == 2
+    every = ok("run", "list", "--all-profiles").stdout
+    assert "PROFILE" in every and "BASE URL" in every
+    line = next(line for line in every.splitlines() if rid(9) in line)
+    assert line.split()[2:4] == ["local", "http://127.0.0.1:8765"]
+    assert ok("run", "list", "--all-profiles", "-q", "--limit", "0").stdout.count("\n") == 4
+
+
+def test_profile_and_base_url_select_the_history(isolated_env, monkeypatch):
+    seed()
+    assert ok("--base-url", "http://127.0.0.1:8765/v1", "run", "list", "-q").stdout == ""
+    monkeypatch.setenv("SPINE_BASE_URL", "http://127.0.0.1:8765/")
+    ok("--profile", "local", "config", "set", "template", "memo")  # makes the profile exist
+    assert ok("--profile", "local", "run", "list", "-q").stdout == f"{rid(9)}\n"
+
+
+def test_empty_history_says_so_on_stderr(isolated_env):
+    result = ok("run", "list")
+    assert result.stdout == ""
+    assert "No runs in the local history for profile 'default'" in result.stderr
+    assert "--all-profiles" in result.stderr
+    assert json.loads(ok("run", "list", "--json").stdout) == []
