@@ -1,12 +1,24 @@
 """The poll schedule and the one wait loop behind `wait`, `watch` and `create --wait`.
 
-The schedule is a pure function of what is known about a run. It is dense at
-the start (to pick up `canvas_id` and runs that fail at once), sparse in the
-middle, dense again around the predicted end, and backs off gently when a run
-overruns its prediction. The prediction blends the server's
-`estimated_duration_ms` with the progress rate (`tasks_completed/tasks_total`
-over elapsed time), trusting progress more as it grows. `Retry-After` always
-wins. Bounds: never below 1 s, never above 60 s (except a longer Retry-After).
+The schedule is a pure function of what is known about a run: elapsed time,
+the server's `estimated_duration_ms`, the progress fraction
+(`tasks_completed/tasks_total`) and `Retry-After`. From these it derives a
+window of plausible end times (`end_window`): the estimate ±30 %, narrowed by
+progress (elapsed/fraction, whose spread shrinks as the fraction grows, since
+`tasks_total` grows while sub-tasks are spawned); progress wins when the run has
+disproved the estimate. Then:
+
+- dense at the start (polls at about 0, 2, 5 and 10 s, and until `canvas_id`
+  appears), to pick it up and to catch runs that fail at once;
+- sparse in the middle: each wait covers 3/4 of the way to the earliest
+  plausible end, up to 60 s;
+- dense inside the window: 6 % of the run length, between 2 s and 8 s;
+- past the window (an overrun), backing off gently: +1 s per 6 s of overrun;
+- with nothing to go on, a quarter of the elapsed time.
+
+`Retry-After` always wins. Bounds: never below 1 s, never above 60 s (except
+a longer Retry-After). `bench/polling.py` measures the schedule against the
+SDK's and the docs' advice on simulated runs.
 """
 
 from __future__ import annotations
@@ -30,22 +42,38 @@ from spine_cli.models import TERMINAL_STATUSES
 
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 60.0
-EARLY_PHASE = 20.0          # seconds of dense polling after creation
-NEAR_END_FRACTION = 0.04    # interval near the predicted end, as a share of the run length
+EARLY_PHASE = 10.0          # seconds of dense polling after creation (canvas_id, instant failures)
+ESTIMATE_ERROR = 0.30       # how far the server's estimate may miss, either way
+PROGRESS_ERROR = 0.05       # how far elapsed/fraction may miss once progress is nearly complete
+APPROACH = 0.75              # share of the way to the earliest plausible end covered by one wait
+NEAR_END_FRACTION = 0.06    # interval inside the plausible-end window, as a share of the run length
 NEAR_END_FLOOR = 2.0
+NEAR_END_CEILING = 8.0
+OVERRUN_BACKOFF = 6.0       # past the window, the interval grows by 1 s per this many seconds
+
+
+def end_window(elapsed: float, estimated: float | None,
+               fraction: float | None) -> tuple[float, float] | None:
+    """Earliest and latest plausible total length of the run in seconds, or None."""
+    by_estimate = None
+    if estimated:
+        by_estimate = (estimated / (1 + ESTIMATE_ERROR), estimated / (1 - ESTIMATE_ERROR))
+    by_progress = None
+    if fraction is not None and 0.05 <= fraction < 1.0 and elapsed >= 10.0:
+        # tasks_total grows while sub-tasks are spawned, so early fractions run low or high.
+        mid, spread = elapsed / fraction, PROGRESS_ERROR + ESTIMATE_ERROR * (1.0 - fraction)
+        by_progress = (max(elapsed, mid * (1 - spread)), mid * (1 + spread))
+    if by_progress is None or by_estimate is None:
+        return by_progress or by_estimate
+    lo, hi = max(by_estimate[0], by_progress[0]), min(by_estimate[1], by_progress[1])
+    # Progress beats an estimate the run has already disproved.
+    return (lo, hi) if lo <= hi else by_progress
 
 
 def predicted_end(elapsed: float, estimated: float | None, fraction: float | None) -> float | None:
     """Best guess of the run's total length in seconds, or None."""
-    by_progress = None
-    if fraction is not None and 0.05 <= fraction < 1.0 and elapsed >= 10.0:
-        by_progress = elapsed / fraction
-    if by_progress is None:
-        return estimated
-    if estimated is None:
-        return by_progress
-    # Progress says more the further the run has gone.
-    return fraction * by_progress + (1.0 - fraction) * estimated
+    window = end_window(elapsed, estimated, fraction)
+    return None if window is None else (window[0] + window[1]) / 2.0
 
 
 def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: float | None = None,
@@ -54,17 +82,18 @@ def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: fl
     if retry_after is not None:
         return max(MIN_INTERVAL, retry_after)
     if elapsed < EARLY_PHASE or not have_canvas:
-        return _clamp(1.0 + elapsed / 10.0)
-    end = predicted_end(elapsed, estimated, fraction)
-    if end is None:
-        return _clamp(elapsed / 10.0)
-    near = max(NEAR_END_FLOOR, end * NEAR_END_FRACTION)
-    remaining = end - elapsed
-    if remaining > 0:
-        # Sparse mid-run, tightening as the predicted end approaches.
-        return _clamp(max(near, remaining / 4.0))
-    overrun = -remaining
-    return _clamp(near + overrun / 6.0)
+        return _clamp(2.0 + elapsed / 2.0)
+    window = end_window(elapsed, estimated, fraction)
+    if window is None:
+        return _clamp(elapsed / 4.0)
+    lo, hi = window
+    near = min(NEAR_END_CEILING, max(NEAR_END_FLOOR, NEAR_END_FRACTION * (lo + hi) / 2.0))
+    if elapsed < lo:
+        # Sparse mid-run, closing in on the earliest plausible end.
+        return _clamp(max(near, APPROACH * (lo - elapsed)))
+    if elapsed <= hi:
+        return _clamp(near)
+    return _clamp(near + (elapsed - hi) / OVERRUN_BACKOFF)
 
 
 def _clamp(value: float) -> float:

@@ -1,0 +1,238 @@
+"""The poll schedule (pure) and the wait loop, driven by a fake clock.
+
+Each schedule test pins one property the design asks for: bounds, Retry-After
+wins, dense early, sparse mid-run, denser near the expected end, backoff on
+overrun. Efficiency figures (requests, detection latency) live in
+`bench/polling.py`, not here: nothing in this file is timed.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from spine_cli.errors import NetworkError, NotFoundError, RateLimitError, ServerError
+from spine_cli.polling import (
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    Tracked,
+    WaitOptions,
+    Waiter,
+    end_window,
+    next_poll_delay,
+    outage_delay,
+    predicted_end,
+)
+
+FIFTEEN_MIN = 900.0
+
+
+# -- the schedule ------------------------------------------------------------
+
+def test_every_delay_stays_within_1_and_60_seconds() -> None:
+    elapsed = [0, 0.5, 5, 9.9, 10, 30, 120, 600, 899, 900, 1500, 7200, 20000]
+    estimates = [None, 0, 1, 30, FIFTEEN_MIN, 7200]
+    fractions = [None, 0.0, 0.01, 0.05, 0.5, 0.97, 0.999, 1.0]
+    for e, est, f, canvas in itertools.product(elapsed, estimates, fractions, (True, False)):
+        delay = next_poll_delay(e, est, f, None, canvas)
+        assert MIN_INTERVAL <= delay <= MAX_INTERVAL, (e, est, f, canvas, delay)
+
+
+def test_retry_after_always_wins_even_beyond_60_seconds() -> None:
+    assert next_poll_delay(300, FIFTEEN_MIN, 0.3, retry_after=120) == 120
+    assert next_poll_delay(300, FIFTEEN_MIN, 0.3, retry_after=5) == 5
+    assert next_poll_delay(2, FIFTEEN_MIN, None, retry_after=45, have_canvas=False) == 45
+    assert next_poll_delay(300, retry_after=0.2) == MIN_INTERVAL
+    assert outage_delay(1, 90) == 90
+    assert outage_delay(5, 3) == 3
+
+
+def test_outage_delay_backs_off_exponentially_to_30_seconds() -> None:
+    assert [outage_delay(n, None) for n in range(1, 8)] == [2, 4, 8, 16, 30, 30, 30]
+
+
+def _poll_times(until: float, estimated: float | None, fraction_at=lambda t: None) -> list[float]:
+    times, now = [0.0], 0.0
+    while now < until:
+        now += next_poll_delay(now, estimated, fraction_at(now), None, now >= 1.0)
+        times.append(now)
+    return times
+
+
+def test_dense_early_four_polls_in_the_first_ten_seconds() -> None:
+    early = [t for t in _poll_times(30, FIFTEEN_MIN) if t <= 10]
+    assert len(early) >= 4
+    assert all(next_poll_delay(e, FIFTEEN_MIN) <= 7 for e in (0, 2, 5, 9))
+
+
+def test_dense_until_the_canvas_appears() -> None:
+    assert next_poll_delay(12, FIFTEEN_MIN, 0.1, have_canvas=False) <= 8
+    assert next_poll_delay(12, FIFTEEN_MIN, 0.1, have_canvas=True) > 30
+
+
+def test_sparse_mid_run() -> None:
+    for elapsed, fraction in [(60, 0.05), (120, 0.13), (300, 0.33), (600, 0.66)]:
+        assert next_poll_delay(elapsed, FIFTEEN_MIN, fraction) == MAX_INTERVAL
+    # Without any progress the estimate alone keeps mid-run polls sparse.
+    assert next_poll_delay(300, FIFTEEN_MIN, None) == MAX_INTERVAL
+
+
+def test_denser_near_the_expected_end() -> None:
+    mid = next_poll_delay(450, FIFTEEN_MIN, 0.5)
+    near = next_poll_delay(880, FIFTEEN_MIN, 0.97)
+    assert near <= 8 < mid
+    # A short run gets a finer near-end interval than a long one.
+    assert next_poll_delay(115, 120, 0.95) < near
+
+
+def test_backs_off_gently_when_the_run_overruns() -> None:
+    # Estimate 10 min; no progress. The window ends at 600/0.7 ≈ 857 s.
+    delays = [next_poll_delay(e, 600, None) for e in (800, 900, 1000, 1200, 3000)]
+    assert delays == sorted(delays)
+    assert delays[0] <= 8 < delays[1] < delays[2] < MAX_INTERVAL
+    assert delays[-1] == MAX_INTERVAL
+
+
+def test_progress_overrides_a_disproved_estimate() -> None:
+    # Estimated 5 min, but at 10 min progress says half done: expect ~20 min.
+    lo, hi = end_window(600, 300, 0.5)
+    assert lo >= 600 and lo < 1200 < hi
+    assert next_poll_delay(600, 300, 0.5) == MAX_INTERVAL
+
+
+def test_predicted_end() -> None:
+    assert predicted_end(30, None, None) is None
+    assert predicted_end(30, None, 0.01) is None       # too little progress to say
+    assert predicted_end(5, None, 0.5) is None         # too early to trust the rate
+    assert predicted_end(0, FIFTEEN_MIN, None) == pytest.approx(989, abs=1)
+    assert predicted_end(600, FIFTEEN_MIN, 0.95) == pytest.approx(632, abs=5)
+
+
+def test_no_estimate_no_progress_grows_with_elapsed_time() -> None:
+    assert next_poll_delay(40) == 10
+    assert next_poll_delay(400) == MAX_INTERVAL
+
+
+# -- the wait loop with a fake clock -------------------------------------------
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def _running(t: float, end: float | None = None) -> dict:
+    done = min(9, int(10 * t / end)) if end else 1
+    return {"run_id": "r", "status": "running", "canvas_id": "c",
+            "progress": {"tasks_completed": done, "tasks_total": 10, "elapsed_ms": int(t * 1000)}}
+
+
+def _wait(fetch_at, *, workers: int = 1, **options) -> tuple[Tracked, FakeClock, list[float]]:
+    clock, polls = FakeClock(), []
+
+    def fetch(run_id: str) -> dict:
+        polls.append(clock.now)
+        return fetch_at(clock.now)
+
+    tracked = Tracked("r", estimated=options.pop("estimated", None))
+    Waiter(fetch, WaitOptions(workers=workers, **options), clock=clock,
+           sleep=clock.sleep).run([tracked])
+    return tracked, clock, polls
+
+
+@pytest.mark.parametrize("status, partial_ok, code", [
+    ("completed", False, 0), ("failed", False, 3), ("partial", False, 5), ("partial", True, 0),
+])
+def test_terminal_status_gives_its_exit_code(status: str, partial_ok: bool, code: int) -> None:
+    def at(t: float) -> dict:
+        return _running(t, 100) if t < 100 else {"run_id": "r", "status": status}
+
+    tracked, clock, polls = _wait(at, partial_ok=partial_ok, estimated=100)
+    assert tracked.done and tracked.exit_code == code
+    assert 100 <= clock.now <= 108           # noticed within one near-end interval
+    assert len(polls) <= 12
+
+
+def test_an_already_terminal_run_is_polled_once() -> None:
+    tracked, clock, polls = _wait(lambda t: {"run_id": "r", "status": "failed"})
+    assert tracked.exit_code == 3 and polls == [0.0] and clock.now == 0.0
+
+
+def test_timeout_stops_waiting_with_exit_6() -> None:
+    tracked, clock, _ = _wait(_running, timeout=300)
+    assert tracked.exit_code == 6
+    assert clock.now == pytest.approx(300)
+
+
+def test_not_found_ends_with_exit_9() -> None:
+    def at(t: float) -> dict:
+        raise NotFoundError("Run not found: r", 404)
+
+    tracked, _, polls = _wait(at)
+    assert tracked.exit_code == 9 and len(polls) == 1
+
+
+def test_outage_beyond_the_budget_ends_with_exit_8() -> None:
+    def at(t: float) -> dict:
+        if t < 30:
+            return _running(t)
+        raise NetworkError("connection refused")
+
+    tracked, clock, polls = _wait(at, max_outage=120)
+    assert tracked.exit_code == 8
+    first_failure = next(p for p in polls if p >= 30)
+    assert 120 <= clock.now - first_failure <= 120 + 30
+
+
+def test_transient_failures_within_the_budget_are_ridden_out() -> None:
+    def at(t: float) -> dict:
+        if 20 <= t < 60:
+            raise ServerError("boom", 503)
+        return _running(t) if t < 90 else {"run_id": "r", "status": "completed"}
+
+    tracked, _, _ = _wait(at, max_outage=600)
+    assert tracked.exit_code == 0 and tracked.failures == 0
+
+
+def test_rate_limit_retry_after_is_honoured_by_the_loop() -> None:
+    calls = []
+
+    def at(t: float) -> dict:
+        calls.append(t)
+        if len(calls) == 2:
+            raise RateLimitError("slow down", 429, retry_after=75)
+        return _running(t) if t < 200 else {"run_id": "r", "status": "completed"}
+
+    tracked, _, polls = _wait(at)
+    assert tracked.exit_code == 0
+    assert polls[2] - polls[1] == pytest.approx(75)
+
+
+def test_fixed_poll_interval_replaces_the_schedule() -> None:
+    def at(t: float) -> dict:
+        return _running(t) if t < 50 else {"run_id": "r", "status": "completed"}
+
+    _, _, polls = _wait(at, poll_interval=10)
+    assert polls == [0, 10, 20, 30, 40, 50]
+
+
+def test_several_runs_in_the_pooled_loop_each_get_their_outcome() -> None:
+    clock = FakeClock()
+    ends = {"a": 40.0, "b": 70.0, "c": 100.0}
+    outcome = {"a": "completed", "b": "failed", "c": "partial"}
+
+    def fetch(run_id: str) -> dict:
+        if clock.now >= ends[run_id]:
+            return {"run_id": run_id, "status": outcome[run_id]}
+        return _running(clock.now)
+
+    tracked = [Tracked(r, estimated=ends[r]) for r in ends]
+    Waiter(fetch, WaitOptions(workers=4), clock=clock, sleep=clock.sleep).run(tracked)
+    assert [t.exit_code for t in tracked] == [0, 3, 5]
