@@ -14,7 +14,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from spine_cli.cli import AppState, apply_local_flags, command
-from spine_cli.errors import AuthenticationError, ConfigError, MissingKeyError, NotFoundError, UsageError
+from spine_cli.errors import (AuthenticationError, ConfigError, MissingKeyError, NotFoundError,
+                              SpineError, UsageError)
 
 app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
 
@@ -188,6 +189,8 @@ def auth_status(
                 f"({exc.message}).", exc.status_code, exc.request_id,
                 hint="Log in again: `spine auth login`" + (
                     ", and unset SPINE_API_KEY." if src.get("api_key", "").startswith("env") else "."))
+        except SpineError as exc:  # unreachable or failing API: show what is known, then fail
+            error = exc
     _print_status(state, doc)
     if not settings.api_key:
         raise MissingKeyError(settings.profile)
