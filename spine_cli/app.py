@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+import textwrap
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -12,6 +15,7 @@ from spine_cli import __version__
 from spine_cli.cli import AppState, set_current_state
 from spine_cli.commands import auth, canvas, config, emulator, run
 from spine_cli.errors import EXIT_CODE_TABLE
+from spine_cli.options import complete_profile
 
 ENV_VARS = [
     ("SPINE_API_KEY", "API key (never pass it on the command line)"),
@@ -21,14 +25,33 @@ ENV_VARS = [
     ("SPINE_DATA_DIR", "directory holding the run history and emulator state"),
     ("SPINE_DEBUG", "1 prints tracebacks for internal errors"),
     ("NO_COLOR / FORCE_COLOR", "disable / force colour"),
-    ("CI", "true: no prompts, no live display"),
+    ("CI, GITLAB_CI", "set: no prompts, no live display, plain progress lines"),
+    ("GITHUB_ACTIONS", "true: also write step outputs, a step summary and error annotations"),
+    ("SPINE_CI", "auto, github or none (as --ci)"),
 ]
+EPILOG_WIDTH = 76  # Typer pads help by one column each side of an 80-column terminal
+
+
+def _table(rows: list[tuple[str, str]], key_width: int) -> str:
+    """Two columns with a hanging indent, wrapped before rich gets to reflow them."""
+    lines = []
+    for key, text in rows:
+        wrapped = textwrap.wrap(text, EPILOG_WIDTH - key_width - 4) or [""]
+        lines.append(f"  {key:<{key_width}}  {wrapped[0]}")
+        lines.extend(" " * (key_width + 4) + more for more in wrapped[1:])
+    return "\n".join(lines).replace("[", "\\[")
 
 
 def _epilog() -> str:
-    codes = "\n\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODE_TABLE)
-    envs = "\n\n".join(f"  {name}: {text}" for name, text in ENV_VARS)
-    return f"[b]Exit codes[/b]\n\n{codes}\n\n[b]Environment[/b]\n\n{envs}"
+    codes = _table([(f"{code:>3}", text) for code, text in EXIT_CODE_TABLE], 3)
+    envs = _table(ENV_VARS, max(len(name) for name, _ in ENV_VARS))
+    return f"[b]Exit codes[/b]\n{codes}\n\n[b]Environment[/b]\n{envs}"
+
+
+class CIMode(str, Enum):
+    auto = "auto"
+    github = "github"
+    none = "none"
 
 
 app = typer.Typer(
@@ -58,12 +81,17 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    profile: Annotated[Optional[str], typer.Option("--profile", help="Profile from config.toml to use.", envvar=None)] = None,
+    profile: Annotated[Optional[str], typer.Option(
+        "--profile", help="Profile from config.toml to use.", autocompletion=complete_profile)] = None,
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="API base URL (overrides SPINE_BASE_URL).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only essential identifiers.")] = False,
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log HTTP requests on stderr (key masked).")] = 0,
     no_color: Annotated[bool, typer.Option("--no-color", help="Disable colour.")] = False,
+    ci: Annotated[CIMode, typer.Option(
+        "--ci", envvar="SPINE_CI", case_sensitive=False,
+        help="CI integration: auto (GitHub Actions when GITHUB_ACTIONS=true), github, or none.",
+    )] = CIMode.auto,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
@@ -71,12 +99,19 @@ def root(
 ) -> None:
     """Run Spine agents from the command line."""
     state = AppState(profile=profile, base_url=base_url, json=json_, quiet=quiet,
-                     verbose=verbose, no_color=no_color)
+                     verbose=verbose, no_color=no_color, ci=ci.value)
     ctx.obj = state
     set_current_state(state)
 
 
 def main() -> None:
+    if os.environ.get("_SPINE_COMPLETE", "").startswith("complete_"):
+        # <Tab> pressed: answer without Typer's value coercion (see completion.py).
+        from spine_cli.completion import fast_complete
+
+        code = fast_complete(app)
+        if code is not None:
+            sys.exit(code)
     try:
         app()
     except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. during import)

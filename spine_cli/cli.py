@@ -32,6 +32,7 @@ class AppState:
     quiet: bool = False
     verbose: int = 0
     no_color: bool = False
+    ci: str = "auto"  # --ci: auto | github | none
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -173,6 +173,9 @@ def create(state: AppState, spec: CreateSpec, *, dry_run: bool = False,
         run_id = str(data.get("run_id", ""))
         _announce(output, data, watch=watch, follow=follow_opts is not None)
         if follow_opts is None:
+            from spine_cli.ci import report_created
+
+            report_created(state, data)
             return 0
         from spine_cli.follow import FollowRequest, follow
 

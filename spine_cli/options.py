@@ -39,23 +39,30 @@ def _duration_callback(value: Optional[str]) -> Optional[float]:
         raise typer.BadParameter(str(exc)) from None
 
 
-def complete_template(incomplete: str) -> list[str]:
-    return [t for t in TEMPLATES if t.startswith(incomplete)]
+def complete_template(incomplete: str) -> list[tuple[str, str | None]]:
+    from spine_cli.completion import template_candidates
+
+    return template_candidates(incomplete)
 
 
-def complete_block(incomplete: str) -> list[str]:
-    return [b for b in BLOCK_TYPES if b.startswith(incomplete)]
+def complete_block(incomplete: str) -> list[tuple[str, str | None]]:
+    from spine_cli.completion import block_candidates
+
+    return block_candidates(incomplete)
 
 
-def complete_run(incomplete: str) -> list[tuple[str, str]]:
+def complete_profile(incomplete: str) -> list[tuple[str, str | None]]:
+    from spine_cli.completion import profile_candidates
+
+    return profile_candidates(incomplete)
+
+
+def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str | None]]:
     """Run ids from the local history, most recent first (never the network)."""
-    try:
-        from spine_cli import history
+    from spine_cli.completion import run_candidates
 
-        complete = getattr(history, "complete_run_ids", None)
-        return complete(incomplete) if complete else []
-    except Exception:  # completion must never crash the shell
-        return []
+    root = ctx.find_root().params
+    return run_candidates(incomplete, profile=root.get("profile"), base_url=root.get("base_url"))
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
