@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import httpx
 
 from spine_cli.client import USER_AGENT
-from spine_cli.errors import DownloadError, SpineError, UsageError
+from spine_cli.errors import DownloadError, ExitCode, SpineError, UsageError
 from spine_cli.models import Artifact, Run
 from spine_cli.output import Output
 from spine_cli.download_transfer import Bars, Expired, Failed, Fetcher, sha256_file
@@ -51,7 +51,7 @@ class DownloadReport:
 
     @property
     def exit_code(self) -> int:
-        return 7 if self.failed else 0
+        return int(ExitCode.DOWNLOAD) if self.failed else int(ExitCode.OK)
 
     def error(self) -> DownloadError | None:
         """The error to report when some artifact is missing (None when all saved)."""
