@@ -100,6 +100,11 @@ def _download(output: Output, client: Any, t: Tracked, req: FollowRequest) -> in
     report = download_run(t.data or {}, dest, refresh=lambda: client.get_run(t.run_id),
                           output=output)
     t.download_paths = report.paths  # type: ignore[attr-defined]
+    error = report.error()
+    if error is not None:
+        from spine_cli.cli import print_error
+
+        print_error(error)
     return report.exit_code
 
 
