@@ -271,14 +271,16 @@ class _Walk:
 
 def _descend(typer: Any, root: Any, prog_name: str, args: list[str]) -> tuple[Any, Any, _Walk]:
     """Follow subcommands through `args`; the last command, a context, its walk."""
-    cmd, ctx, rest = root, typer.Context(root, info_name=prog_name), list(args)
+    # Context settings (e.g. -h as a help option) shape each command's parameters.
+    cmd, rest = root, list(args)
+    ctx = typer.Context(root, info_name=prog_name, **root.context_settings)
     while True:
         walk, rest = _parse(cmd, ctx, rest)
         ctx.params.update(walk.values)
         sub = cmd.get_command(ctx, rest[0]) if _is_group(cmd) and rest else None
         if sub is None:
             return cmd, ctx, walk
-        ctx = typer.Context(sub, parent=ctx, info_name=rest[0])
+        ctx = typer.Context(sub, parent=ctx, info_name=rest[0], **sub.context_settings)
         cmd, rest = sub, rest[1:]
 
 
