@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_error TEXT,
     created REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (state, id);
 """
 
 
@@ -174,10 +175,9 @@ class Store:
             "INSERT INTO deliveries (event_id, event_type, run_id, url, body, next_at, created)"
             " VALUES (?,?,?,?,?,?,?)", (event_id, event_type, run_id, url, body, 0.0, created))
 
-    def due_deliveries(self, now: float) -> list[sqlite3.Row]:
+    def pending_deliveries(self) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT * FROM deliveries WHERE state = 'pending' AND next_at <= ? ORDER BY id",
-            (now,)).fetchall()
+            "SELECT * FROM deliveries WHERE state = 'pending' ORDER BY id").fetchall()
 
     def update_delivery(self, delivery_id: int, **fields: Any) -> None:
         cols = ", ".join(f"{name} = ?" for name in fields)

@@ -8,8 +8,9 @@ is retried after 1, 2, 4, 8, 16, 32 and 60 s (8 attempts in all), measured on
 the emulator clock (so `/_emulator/clock` advances make retries due at once),
 then marked `failed`. Each attempt is signed afresh with the current
 wall-clock time `t` (receivers check it against their own clock); the event
-`id` stays the same across retries of one delivery. Pending deliveries survive
-a restart. A run ending `partial` is announced as `run.completed` with
+`id` stays the same across retries of one delivery. Events of one run reach
+one endpoint in order (a later event waits while an earlier one is pending).
+Pending deliveries survive a restart. A run ending `partial` is announced as `run.completed` with
 `status: "partial"` (the API documents no event for it).
 """
 
@@ -126,15 +127,28 @@ async def _loop(app: Any) -> None:
             app.state.webhook_wake.clear()
             try:
                 scan(emu, base)
-                rows = emu.store.due_deliveries(emu.now())
+                rows = emu.store.pending_deliveries()
             except Exception as exc:  # keep the loop alive; the next tick retries
                 sys.stderr.write(f"emulator: webhook scan failed: {exc}\n")
                 continue
-            for row in rows:
-                if row["id"] not in in_flight:
-                    in_flight.add(row["id"])
-                    task = asyncio.create_task(deliver(emu, client, row))
-                    task.add_done_callback(lambda _t, i=row["id"]: in_flight.discard(i))
+            for row in _sendable(rows, in_flight, emu.now()):
+                in_flight.add(row["id"])
+                task = asyncio.create_task(deliver(emu, client, row))
+                task.add_done_callback(lambda _t, i=row["id"]: in_flight.discard(i))
+
+
+def _sendable(rows: list[Any], in_flight: set[int], now: float) -> list[Any]:
+    """Due deliveries, one at a time per (run, endpoint) so events arrive in order."""
+    blocked: set[tuple[str, str]] = set()
+    out = []
+    for row in rows:  # oldest first
+        lane = (row["run_id"], row["url"])
+        if lane in blocked:
+            continue
+        blocked.add(lane)
+        if row["id"] not in in_flight and row["next_at"] <= now:
+            out.append(row)
+    return out
 
 
 @contextlib.asynccontextmanager
