@@ -18,8 +18,8 @@ def rid(n: int) -> str:
     return f"{n:08d}-0000-4000-8000-000000000000"
 
 
-def spine(*args: str):
-    return CliRunner().invoke(app, list(args))
+def spine(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), input=input)
 
 
 def ok(*args: str):
@@ -96,3 +96,49 @@ def test_empty_history_says_so_on_stderr(isolated_env):
     assert "No runs in the local history for profile 'default'" in result.stderr
     assert "--all-profiles" in result.stderr
     assert json.loads(ok("run", "list", "--json").stdout) == []
+
+
+# --- --refresh against the emulator --------------------------------------------------
+
+def test_refresh_polls_only_runs_not_yet_finished(api):
+    from spine_cli.settings import load_settings
+
+    here = load_settings()
+    fast = api.emulator.create_run(api.key, "quick [emulate:duration=5]")["run_id"]
+    doomed = api.emulator.create_run(api.key, "doomed [emulate:outcome=failed] [emulate:duration=5]")["run_id"]
+    slow = api.emulator.create_run(api.key, "slow [emulate:duration=7200]")["run_id"]
+    for run_id in (fast, doomed, slow):
+        history.record_run(here, run_id, prompt="seeded")
+    api.emulator.advance(600)
+    stale = ok("run", "list", "--status", "running", "-q").stdout.split()
+    assert sorted(stale) == sorted([fast, doomed, slow])  # no network without --refresh
+    assert api.requests() == [e for e in api.requests() if e["method"] == "POST"]
+
+    fresh = json.loads(ok("run", "list", "--refresh", "--json").stdout)
+    assert {r["run_id"]: r["status"] for r in fresh} == {
+        fast: "completed", doomed: "failed", slow: "running"}
+    polled = [e["path"] for e in api.requests() if e["method"] == "GET"]
+    assert sorted(polled) == sorted(f"/v1/run/{r}" for r in (fast, doomed, slow))
+
+    again = ok("run", "list", "--refresh", "-q", "--status", "running").stdout.split()
+    assert again == [slow]
+    polled = [e["path"] for e in api.requests() if e["method"] == "GET"]
+    assert polled.count(f"/v1/run/{slow}") == 2 and polled.count(f"/v1/run/{fast}") == 1
+
+
+def test_refresh_without_a_key_is_exit_4_for_the_current_profile(isolated_env, monkeypatch):
+    history.record_run(DEFAULT, rid(1))
+    history.record_run(LOCAL, rid(2))
+    result = spine("run", "list", "--refresh")
+    assert result.exit_code == 4 and "No API key configured" in result.stderr
+    assert spine("run", "list", "--refresh", "--status", "completed").exit_code == 0  # none to poll
+    # another profile's runs without a key: a warning, the rest goes on
+    spine("auth", "login", "--with-key", "--no-verify", input="sk_spine_only_for_default_0000")
+    ok("--profile", "local", "--base-url", "http://127.0.0.1:8765", "config", "set", "template", "memo")
+    monkeypatch.setattr("spine_cli.client.SpineClient.get_run",
+                        lambda self, run_id: {"run_id": run_id, "status": "completed"})
+    every = spine("run", "list", "--refresh", "--all-profiles", "--json")
+    assert every.exit_code == 0, every.output
+    assert "no API key for profile 'local'" in every.stderr
+    assert {r["run_id"]: r["status"] for r in json.loads(every.stdout)} == {
+        rid(1): "completed", rid(2): "running"}

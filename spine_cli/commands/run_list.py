@@ -96,6 +96,8 @@ def _refresh(runs: list[dict[str, Any]], current: Any, state: AppState) -> int:
         try:
             client = make_client(settings, state)
         except MissingKeyError:
+            if settings is current:
+                raise  # asked to refresh the current profile's runs: that needs its key
             _warn(f"no API key for profile '{profile}'; its runs were not refreshed.")
             continue
         with client:

@@ -1,0 +1,81 @@
+"""History with real `spine` commands against the emulator: create records, get updates,
+RUN references resolve, and twenty concurrent `spine run create` processes lose nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+from spine_cli import history
+from spine_cli.app import app
+from spine_cli.settings import load_settings
+
+
+def spine(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def ok(*args: str):
+    result = spine(*args)
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_create_records_and_get_updates_the_history(api, tmp_path):
+    attachment = tmp_path / "brief.md"
+    attachment.write_text("# brief\n")
+    run_id = ok("run", "create", "-q", "-t", "memo", "-f", str(attachment),
+                "--prompt", "Write a memo [emulate:duration=5]").stdout.strip()
+    [row] = history.list_runs(load_settings())
+    assert row["run_id"] == run_id and row["status"] == "running"
+    assert row["template"] == "memo" and row["files"] == ["brief.md"]
+    assert row["prompt"].startswith("Write a memo") and row["base_url"] == api.base_url
+    api.emulator.advance(600)
+    assert ok("run", "get", "@last", "-q").stdout.strip() == "completed"
+    [row] = history.list_runs(load_settings())
+    assert row["status"] == "completed" and row["canvas_id"]
+
+
+def test_run_references_on_the_command_line(api):
+    ids = [ok("run", "create", "-q", "--prompt", f"run {n}").stdout.strip() for n in range(3)]
+    json_id = lambda ref: ok("run", "get", ref, "--json").stdout  # noqa: E731
+    assert ids[2] in json_id("@last")
+    assert ids[0] in json_id("@last~2")
+    assert ids[1] in json_id(ids[1][:13])  # a unique prefix
+    assert ids[1] in json_id(ids[1].upper())
+    beyond = spine("run", "get", "@last~3")
+    assert beyond.exit_code == 2 and "fewer than 4 runs" in beyond.stderr
+    # make an ambiguous prefix by recording a twin that shares the first 8 characters
+    twin = ids[0][:8] + "-ffff-4fff-8fff-ffffffffffff"
+    history.record_run(load_settings(), twin, prompt="twin")
+    ambiguous = spine("run", "get", ids[0][:8])
+    assert ambiguous.exit_code == 2
+    assert "ambiguous" in ambiguous.stderr and ids[0] in ambiguous.stderr and twin in ambiguous.stderr
+    assert ambiguous.stdout == ""
+    unknown = spine("run", "get", "abcdef12")
+    assert unknown.exit_code == 2 and "starts with 'abcdef12'" in unknown.stderr
+
+
+def test_twenty_concurrent_run_create_processes(api):
+    env = dict(os.environ)
+    start = time.time() + 2.0
+    # Each child sleeps until the same instant, so the creates (and history writes) collide.
+    code = ("import sys, time; time.sleep(max(0, float(sys.argv[1]) - time.time())); "
+            "sys.argv = ['spine', 'run', 'create', '-q', '--prompt', sys.argv[2]]; "
+            "from spine_cli.app import main; main()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(start), f"concurrent {n}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for n in range(20)]
+    outputs = [p.communicate(timeout=90) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, outputs
+    assert [err for _, err in outputs] == [""] * 20
+    created = {out.strip(): n for n, (out, _) in enumerate(outputs)}
+    assert len(created) == 20
+    rows = history.list_runs(load_settings(), limit=None)
+    assert {r["run_id"]: r["prompt"] for r in rows} == {
+        run_id: f"concurrent {n}" for run_id, n in created.items()}
+    assert {r["status"] for r in rows} == {"running"}
