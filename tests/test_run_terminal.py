@@ -1,0 +1,94 @@
+"""What a person at a terminal sees: Ctrl-C, the live display in a pseudo-terminal,
+and a start-up that imports nothing heavy."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+RUNNING = "[emulate:duration=3600]"
+
+
+def spine_env(api):
+    env = {k: v for k, v in os.environ.items()}
+    env.update(SPINE_API_KEY=api.key, SPINE_BASE_URL=api.base_url, PYTHONUNBUFFERED="1")
+    return env
+
+
+def test_ctrl_c_during_wait_is_exit_130_with_a_resume_hint(api):
+    run_id = api.emulator.create_run(api.key, f"long {RUNNING}")["run_id"]
+    proc = subprocess.Popen([sys.executable, "-m", "spine_cli", "run", "wait", run_id,
+                             "--poll-interval", "0.2"], env=spine_env(api),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()  # the first progress line: the wait is under way
+    assert run_id[:8] in line
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert f"Resume with: spine run wait {run_id}" in err
+    assert "goes on server-side" in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def read_pty(cmd, env, timeout=30.0, cols=100):
+    """Run cmd with a pseudo-terminal as stdin/stdout/stderr; return (exit code, screen bytes)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.environ.clear()
+        os.environ.update(env, TERM="xterm-256color", COLUMNS=str(cols), LINES="40")
+        os.execvp(cmd[0], cmd)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_watch_on_a_terminal_draws_a_live_display_then_the_result(api):
+    run_id = api.emulator.create_run(api.key, "Board memo [emulate:duration=3] [emulate:tasks=12]")["run_id"]
+    code, screen = read_pty([sys.executable, "-m", "spine_cli", "run", "watch", run_id,
+                             "--poll-interval", "0.3"], spine_env(api))
+    assert code == 0, screen
+    assert "━" in screen                      # the progress bar
+    assert "\x1b[" in screen                  # drawn with cursor movement / colour
+    assert f"run {run_id[:8]}: " not in screen  # not the plain line format
+    assert "Artifacts" in screen and "Run:" in screen
+
+
+def test_create_upload_bar_appears_on_a_terminal_for_large_files(api, tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"a,b\n" * (8 * 1024 * 1024 // 4))
+    code, screen = read_pty([sys.executable, "-m", "spine_cli", "run", "create", "--prompt", "x",
+                             "-f", str(big)], spine_env(api))
+    assert code == 0, screen
+    assert "Uploading" in screen
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["run", "--help"]])
+def test_startup_imports_nothing_heavy(args):
+    probe = ("import sys, runpy; sys.argv = ['spine'] + %r\n"
+             "try:\n    runpy.run_module('spine_cli', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "heavy = [m for m in ('httpx', 'rich.live', 'rich.progress', 'starlette', 'uvicorn',"
+             " 'multipart', 'sqlite3') if m in sys.modules]\n"
+             "sys.stderr.write('HEAVY=' + ','.join(heavy))") % (args,)
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert "HEAVY=" in proc.stderr
+    assert proc.stderr.rsplit("HEAVY=", 1)[1].strip() == ""

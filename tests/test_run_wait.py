@@ -1,0 +1,199 @@
+"""`spine run wait` / `run get` / `create --wait`: outcomes, exit codes, outages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from support.cli import spine
+
+FAST = ["--poll-interval", "0.2"]
+
+
+def make_run(api, outcome="completed", duration=30, extra=""):
+    prompt = f"Quarterly memo [emulate:outcome={outcome}] [emulate:duration={duration}] {extra}"
+    return api.emulator.create_run(api.key, prompt)["run_id"]
+
+
+def finished_run(api, outcome="completed"):
+    run_id = make_run(api, outcome, duration=5)
+    api.emulator.advance(6)
+    return run_id
+
+
+@pytest.mark.parametrize("outcome,code", [("completed", 0), ("failed", 3), ("partial", 5)])
+def test_wait_exit_code_follows_the_outcome(api, outcome, code):
+    run_id = finished_run(api, outcome)
+    out = spine("run", "wait", run_id, *FAST)
+    assert out.exit_code == code, out
+    assert run_id in out.stdout
+
+
+def test_partial_ok_makes_partial_exit_0(api):
+    run_id = finished_run(api, "partial")
+    assert spine("run", "wait", run_id, "--partial-ok").exit_code == 0
+
+
+def test_wait_notices_the_end_of_a_running_run(api):
+    run_id = make_run(api, duration=1)
+    out = spine("run", "wait", run_id, *FAST)
+    assert out.exit_code == 0, out
+    assert f"run {run_id[:8]}: completed" in out.stderr
+    assert "Run:" in out.stdout and "completed" in out.stdout
+
+
+def test_wait_json_prints_the_api_data(api):
+    run_id = finished_run(api)
+    out = spine("run", "wait", run_id, "--json")
+    data = json.loads(out.stdout)
+    assert data == api.emulator.get_run(api.key, run_id) | {"result": data["result"]}
+    assert data["status"] == "completed" and data["result"]["final_output"]
+
+
+def test_wait_on_several_runs_worst_code_wins_and_json_is_an_array(api):
+    ok, failed, partial = finished_run(api), finished_run(api, "failed"), finished_run(api, "partial")
+    out = spine("run", "wait", ok, failed, partial, "--json")
+    assert out.exit_code == 3, out
+    statuses = [d["status"] for d in json.loads(out.stdout)]
+    assert statuses == ["completed", "failed", "partial"]
+    human = spine("run", "wait", ok, partial)
+    assert human.exit_code == 5
+    assert f"{ok}  completed" in human.stdout and "(exit 5)" in human.stdout
+
+
+def test_timeout_is_exit_6_and_says_how_to_resume(api):
+    run_id = make_run(api, duration=3600)
+    out = spine("run", "wait", run_id, "--timeout", "1s", *FAST)
+    assert out.exit_code == 6, out
+    assert f"spine run wait {run_id}" in out.stderr
+    assert "goes on server-side" in out.stderr
+
+
+def test_unknown_run_is_exit_9(api):
+    missing = str(uuid.uuid4())
+    out = spine("run", "wait", missing)
+    assert out.exit_code == 9, out
+    assert f"Run not found: {missing}" in out.stderr
+    assert spine("run", "get", missing).exit_code == 9
+
+
+def test_other_tenants_run_is_not_found(api):
+    theirs = api.emulator.create_run(api.emulator.new_key(), "their run")["run_id"]
+    assert spine("run", "get", theirs).exit_code == 9
+
+
+def test_malformed_run_id_is_refused_without_a_request(api):
+    out = spine("run", "get", "not-a-run-id")
+    assert out.exit_code == 2, out
+    assert api.requests() == []
+
+
+def test_wait_rides_out_a_burst_of_5xx_and_reports_it(api):
+    run_id = finished_run(api)
+    api.emulator.fault("status", method="GET", path=f"/v1/run/{run_id}", status=503, count=2)
+    out = spine("run", "wait", run_id, *FAST)
+    assert out.exit_code == 0, out
+    assert "poll failed (HTTP 503" in out.stderr
+    gets = [r["status"] for r in api.requests() if r["path"] == f"/v1/run/{run_id}"]
+    assert gets == [503, 503, 200]
+
+
+def test_wait_honours_retry_after(api):
+    run_id = finished_run(api)
+    api.emulator.fault("status", method="GET", path=f"/v1/run/{run_id}", status=429, retry_after=2)
+    out = spine("run", "wait", run_id, *FAST)
+    assert out.exit_code == 0, out
+    first, second = [r for r in api.requests() if r["path"] == f"/v1/run/{run_id}"]
+    assert first["status"] == 429
+    assert second["time"] - first["time"] >= 1.9
+
+
+def test_dropped_connection_is_not_the_end_of_a_run(api):
+    run_id = make_run(api, duration=3600)
+    api.emulator.fault("drop_after", method="GET", path=f"/v1/run/{run_id}", count=2)
+    out = spine("run", "wait", run_id, "--timeout", "3s", *FAST)
+    assert out.exit_code == 6, out
+
+
+def test_outage_beyond_max_outage_is_exit_8(api):
+    run_id = make_run(api, duration=3600)
+    api.emulator.fault("status", method="GET", path=f"/v1/run/{run_id}", status=502, count=1000)
+    out = spine("run", "wait", run_id, "--max-outage", "2s", *FAST)
+    assert out.exit_code == 8, out
+    assert "gave up" in out.stderr and f"spine run wait {run_id}" in out.stderr
+
+
+def test_get_retries_5xx_burst(api):
+    run_id = finished_run(api)
+    api.emulator.fault("status", method="GET", path=f"/v1/run/{run_id}", status=500, count=2)
+    out = spine("run", "get", run_id, "--json")
+    assert out.exit_code == 0, out
+    assert json.loads(out.stdout)["run_id"] == run_id
+
+
+def test_get_beyond_retry_budget_is_exit_8(api):
+    run_id = finished_run(api)
+    api.emulator.fault("status", method="GET", path=f"/v1/run/{run_id}", status=503, count=50)
+    out = spine("run", "get", run_id)
+    assert out.exit_code == 8, out
+    assert "HTTP 503" in out.stderr and "request id" in out.stderr
+
+
+def test_get_human_view_piped_is_plain_markdown(api):
+    run_id = finished_run(api)
+    out = spine("run", "get", run_id)
+    assert out.exit_code == 0
+    assert out.stdout.startswith(f"Run:     {run_id}  completed in ")
+    assert "\n# " in out.stdout  # raw Markdown heading, not rendered
+    assert "Artifacts:" in out.stdout and "docx" in out.stdout
+    assert "\x1b" not in out.stdout + out.stderr
+    assert spine("run", "get", run_id, "-q").stdout == "completed\n"
+
+
+def test_get_running_run_shows_progress(api):
+    run_id = make_run(api, duration=100)
+    api.emulator.advance(50)
+    out = spine("run", "get", run_id)
+    assert "running" in out.stdout and "tasks" in out.stdout
+
+
+def test_failed_run_shows_its_errors(api):
+    run_id = finished_run(api, "failed")
+    out = spine("run", "get", run_id)
+    assert "Errors:" in out.stdout and "failed" in out.stdout
+
+
+def test_create_wait_chains_and_keeps_stdout_for_data(api):
+    out = spine("run", "create", "--prompt", "Memo [emulate:duration=1]", "--wait", *FAST)
+    assert out.exit_code == 0, out
+    lines = out.stdout.splitlines()
+    assert len(lines[0]) == 36 and lines[1].startswith("Run:")
+    assert "completed" in out.stderr  # progress lines live on stderr
+    assert "\x1b" not in out.stdout + out.stderr
+
+
+def test_create_wait_json_is_one_document(api):
+    out = spine("run", "create", "--json", "--prompt", "x [emulate:duration=1] [emulate:outcome=failed]",
+                "--wait", *FAST)
+    assert out.exit_code == 3, out
+    assert json.loads(out.stdout)["status"] == "failed"
+
+
+def test_watch_json_streams_ndjson_events(api):
+    out = spine("run", "create", "--json", "--prompt", "x [emulate:duration=2]", "--watch", *FAST)
+    assert out.exit_code == 0, out
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "created" and kinds[-1] == "result"
+    assert "state" in kinds and "progress" in kinds
+    assert events[-1]["run"]["status"] == "completed"
+
+
+def test_watch_off_a_terminal_prints_plain_lines(api):
+    run_id = make_run(api, duration=1)
+    out = spine("run", "watch", run_id, *FAST)
+    assert out.exit_code == 0, out
+    assert "\r" not in out.stderr and "\x1b" not in out.stderr
+    assert f"run {run_id[:8]}: completed" in out.stderr
