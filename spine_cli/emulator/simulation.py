@@ -14,64 +14,11 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from spine_cli.emulator.catalog import (  # noqa: F401  (re-exported)
+    AUTO_KEYWORDS, BLOCK_TYPES, FILE_TYPES, PIPELINES, STAGE, TEMPLATE_BLOCKS, TEMPLATES,
+)
 from spine_cli.emulator.store import RunRecord
 
-BLOCK_TYPES = sorted([
-    "prompt-block", "list-block", "memo-block", "document-block", "excel-block",
-    "deep-research-block", "image-block", "presentation-block", "app-block", "table-block",
-    "prototype-block", "landing-page-block", "text-block", "web-block", "yt-block",
-    "web-research-block", "file-block",
-])
-TEMPLATE_BLOCKS: dict[str, list[str]] = {
-    "auto": BLOCK_TYPES,
-    "deep_research": ["prompt-block", "table-block", "web-block", "web-research-block",
-                      "file-block", "yt-block", "memo-block", "text-block"],
-    "report": ["prompt-block", "table-block", "web-block", "yt-block", "document-block",
-               "text-block"],
-    "slides": ["prompt-block", "table-block", "web-block", "yt-block", "presentation-block",
-               "text-block"],
-    "memo": ["prompt-block", "web-block", "yt-block", "memo-block", "text-block"],
-    "excel": ["prompt-block", "table-block", "web-block", "yt-block", "excel-block",
-              "text-block"],
-    "app": ["prompt-block", "app-block", "text-block"],
-    "landing_page": ["prompt-block", "web-block", "image-block", "yt-block",
-                     "landing-page-block", "text-block"],
-}
-TEMPLATES = sorted(TEMPLATE_BLOCKS)
-# What each template builds (a subset of its allow-list, in pipeline order).
-_PIPELINES = {
-    "deep_research": ["prompt-block", "web-research-block", "web-block", "table-block",
-                      "memo-block", "text-block"],
-    "report": ["prompt-block", "web-block", "table-block", "document-block", "text-block"],
-    "slides": ["prompt-block", "web-block", "table-block", "presentation-block", "text-block"],
-    "memo": ["prompt-block", "web-block", "memo-block", "text-block"],
-    "excel": ["prompt-block", "web-block", "table-block", "excel-block", "text-block"],
-    "app": ["prompt-block", "app-block", "text-block"],
-    "landing_page": ["prompt-block", "web-block", "image-block", "landing-page-block",
-                     "text-block"],
-}
-# `auto` picks its output blocks from words in the prompt (document by default).
-_AUTO_KEYWORDS = [
-    (r"slide|deck|presentation|pptx", "presentation-block", "slides"),
-    (r"spreadsheet|excel|xlsx|budget|workbook", "excel-block", "excel"),
-    (r"landing page", "landing-page-block", "landing_page"),
-    (r"prototype", "prototype-block", "app"),
-    (r"\bapp\b|calculator|dashboard", "app-block", "app"),
-    (r"image|logo|picture|illustration|png", "image-block", "landing_page"),
-    (r"\bmemo\b", "memo-block", "memo"),
-    (r"deep research", "deep-research-block", "deep_research"),
-]
-FILE_TYPES = {
-    "document-block": "docx", "memo-block": "docx", "excel-block": "xlsx",
-    "presentation-block": "pptx", "app-block": "html", "landing-page-block": "html",
-    "prototype-block": "html", "image-block": "png",
-}
-_STAGE = {"prompt-block": 1, "text-block": 4}
-for _t in ("web-block", "web-research-block", "yt-block", "table-block", "list-block",
-           "deep-research-block"):
-    _STAGE[_t] = 2
-for _t in FILE_TYPES:
-    _STAGE[_t] = 3
 _PERSONAS = ["Research Analyst", "Writer", "Editor", "Data Analyst", "Designer", "Reviewer"]
 _TOOLS = ["web_search", "read_url", "read_file", "run_python", "write_section",
           "generate_chart", "render_html", "summarise"]
@@ -186,11 +133,11 @@ def _generated_types(run: RunRecord) -> tuple[list[str], str]:
     """The block types the run builds, and the template it resolves to."""
     if run.blocks is not None:
         wanted = [t for t in BLOCK_TYPES if t in run.blocks and t != "file-block"]
-        return sorted(wanted, key=lambda t: (_STAGE[t], t)), run.template
+        return sorted(wanted, key=lambda t: (STAGE[t], t)), run.template
     if run.template != "auto":
-        return list(_PIPELINES[run.template]), run.template
+        return list(PIPELINES[run.template]), run.template
     outputs, resolved = [], None
-    for pattern, block, template in _AUTO_KEYWORDS:
+    for pattern, block, template in AUTO_KEYWORDS:
         if re.search(pattern, run.prompt, re.I):
             outputs.append(block)
             resolved = resolved or template
@@ -293,7 +240,7 @@ def build_plan(run: RunRecord) -> Plan:
     topic = topic_of(run.prompt)
     types, template_used = _generated_types(run)
     generated = [Block(stable_uuid(run.run_id, "block", str(i), t), t, _block_name(t, topic),
-                       _STAGE[t]) for i, t in enumerate(types)]
+                       STAGE[t]) for i, t in enumerate(types)]
     blocks = _input_blocks(run) + generated
     ready_at = run.created_at + min(1.5, 0.1 * run.duration_s)
     total = run.tasks if run.tasks is not None else 3 * len(generated) + rng.randint(
