@@ -49,6 +49,7 @@ def _seed(env: dict[str, str], runs: int) -> None:
     cfg = Path(env["SPINE_CONFIG_DIR"])
     cfg.mkdir(parents=True, exist_ok=True)
     (cfg / "config.toml").write_text('[profiles.default]\n[profiles.staging]\n', "utf-8")
+    (cfg / "config.toml").chmod(0o600)
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
