@@ -29,7 +29,7 @@ HostOpt = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(
     "--data-dir", help="State directory (default: <data dir>/emulator; SPINE_DATA_DIR moves it).")]
 SpeedOpt = Annotated[float, typer.Option(
-    "--speed", help="Time scale for runs without [emulate:duration=…] (2 = twice as fast).")]
+    "--speed", help="Time scale for runs without a \\[emulate:duration=…] directive (2 = twice as fast).")]
 WebhookOpt = Annotated[Optional[list[str]], typer.Option(
     "--webhook", help="URL that receives signed run.* events (repeatable).")]
 WebhookSecretOpt = Annotated[Optional[str], typer.Option(
@@ -136,7 +136,7 @@ def _exit_code(returncode: int) -> int:
 @command
 def emulator_exec(
     cmd: Annotated[list[str], typer.Argument(help="The command to run, after --.",
-                                             metavar="-- CMD [ARGS]...")],
+                                             metavar="CMD")],
     host: HostOpt = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (default 0: a free one).")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(

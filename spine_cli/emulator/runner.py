@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from typing import Callable
@@ -53,7 +54,12 @@ class Prepared:
         self.sock = bind(config.host, config.port)
         self.port = self.sock.getsockname()[1]
         self.url = public_url(config.host, self.port)
-        self.emulator = Emulator(config)
+        try:
+            self.emulator = Emulator(config)
+        except (OSError, sqlite3.Error) as exc:
+            self.sock.close()
+            raise UsageError(f"Cannot use the data directory {config.data_dir}: {exc}.",
+                             hint="Choose another --data-dir.") from None
         app = build_app(self.emulator)
         app.app.state.public_base = self.url
         uv_config = uvicorn.Config(app, log_level="warning", access_log=False, http="h11",
