@@ -178,12 +178,16 @@ def _rich_table(out: Any, header: list[str], rows: list[list[str]]) -> None:
     from rich.text import Text
 
     colours = {"completed": "green", "partial": "yellow", "failed": "red", "unconfirmed": "magenta"}
+    # One line per run: the prompt (last column) alone is cut to what the terminal leaves.
+    fixed = sum(max(len(r[i]) for r in [header, *rows]) + 2 for i in range(len(header) - 1))
+    room = max(8, out.out.width - fixed)
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in header:
-        table.add_column(name, no_wrap=name != "PROMPT", overflow="ellipsis")
+        table.add_column(name, no_wrap=True)
     status_col = header.index("STATUS")
     for row in rows:
-        cells = [Text(cell) for cell in row]  # Text, not str: no markup is interpreted
+        prompt = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
+        cells = [Text(cell) for cell in [*row[:-1], prompt]]  # Text: no markup interpreted
         cells[status_col].stylize(colours.get(row[status_col], "cyan"))
         table.add_row(*cells)
     out.out.print(table)
