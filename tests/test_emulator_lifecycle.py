@@ -82,8 +82,11 @@ def test_port_in_use_is_a_one_line_error(tmp_path):
 
 
 def test_bad_options_are_usage_errors(tmp_path):
-    for args in (["--speed", "0"], ["--webhook-secret", "nope"], ["--max-file-size", "lots"]):
-        result = subprocess.run([*SPINE, "emulator", "serve", "--data-dir", str(tmp_path), *args],
+    (tmp_path / "a-file").write_text("")
+    for args in (["--speed", "0"], ["--webhook-secret", "nope"], ["--max-file-size", "lots"],
+                 ["--data-dir", str(tmp_path / "a-file")]):
+        result = subprocess.run([*SPINE, "emulator", "serve", "--port", "0",
+                                 "--data-dir", str(tmp_path), *args],
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr

@@ -92,7 +92,9 @@ async def requests_log(request: Request) -> JSONResponse:
     emu = _emu(request)
     if request.method == "DELETE":
         emu.requests.clear()
-    return JSONResponse({"requests": list(emu.requests)})
+    wanted = request.query_params.get("key_fingerprint")
+    entries = [e for e in emu.requests if wanted is None or e["key_fingerprint"] == wanted]
+    return JSONResponse({"requests": entries})
 
 
 async def webhook_log(request: Request) -> JSONResponse:

@@ -141,11 +141,9 @@ class EmulatorHandle:
         self.control("DELETE", "faults")
 
     def requests(self, key: str | None = None) -> list[dict[str, Any]]:
-        entries = self.control("GET", "requests")["requests"]
         if key is None:
-            return entries
-        fp = key_fingerprint(key)
-        return [e for e in entries if e["key_fingerprint"] == fp]
+            return self.control("GET", "requests")["requests"]
+        return self.control("GET", f"requests?key_fingerprint={key_fingerprint(key)}")["requests"]
 
     def clear_requests(self) -> None:
         self.control("DELETE", "requests")
