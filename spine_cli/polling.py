@@ -85,7 +85,7 @@ def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: fl
         return _clamp(2.0 + elapsed / 2.0)
     window = end_window(elapsed, estimated, fraction)
     if window is None:
-        return _clamp(elapsed / 4.0)
+        return _clamp(elapsed / 2.0)
     lo, hi = window
     near = min(NEAR_END_CEILING, max(NEAR_END_FLOOR, NEAR_END_FRACTION * (lo + hi) / 2.0))
     if elapsed < lo:
