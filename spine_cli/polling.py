@@ -14,7 +14,7 @@ disproved the estimate. Then:
   plausible end, up to 60 s;
 - dense inside the window: 6 % of the run length, between 2 s and 8 s;
 - past the window (an overrun), backing off gently: +1 s per 6 s of overrun;
-- with nothing to go on, a quarter of the elapsed time.
+- with nothing to go on, half the elapsed time.
 
 `Retry-After` always wins. Bounds: never below 1 s, never above 60 s (except
 a longer Retry-After). `bench/polling.py` measures the schedule against the

@@ -110,7 +110,7 @@ def test_predicted_end() -> None:
 
 
 def test_no_estimate_no_progress_grows_with_elapsed_time() -> None:
-    assert next_poll_delay(40) == 10
+    assert next_poll_delay(40) == 20
     assert next_poll_delay(400) == MAX_INTERVAL
 
 
