@@ -163,6 +163,8 @@ def print_dry_run(state: AppState, settings: Settings, spec: CreateSpec) -> int:
 def create(state: AppState, spec: CreateSpec, *, dry_run: bool = False,
            follow_opts: Any = None, watch: bool = False, download: str | None = None) -> int:
     settings = load_settings(state.profile, state.base_url)
+    if spec.template is None and not spec.blocks and settings.value("template"):
+        spec.template = check_template(str(settings.value("template")))
     if dry_run:
         return print_dry_run(state, settings, spec)
     from spine_cli.client import make_client
@@ -193,9 +195,8 @@ def _send(client: Any, settings: Settings, spec: CreateSpec, output: Any) -> dic
         with bar:
             data = client.create_run(spec.fields(), spec.files, on_upload=bar.advance)
     except CreateUncertainError:
-        record = getattr(history, "record_unconfirmed", None)
-        if record:
-            record(settings, prompt=spec.prompt, template=spec.template, files=names)
+        history.record_unconfirmed(settings, prompt=spec.prompt, template=spec.template,
+                                   blocks=spec.blocks, files=names)
         raise
     history.record_run(settings, str(data.get("run_id", "")), canvas_id=data.get("canvas_id"),
                        prompt=spec.prompt, template=spec.template, blocks=spec.blocks,

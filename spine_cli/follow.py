@@ -22,6 +22,27 @@ from spine_cli.render import format_duration, render_run, render_summary, status
 from spine_cli.settings import Settings
 
 
+DEFAULT_MAX_OUTAGE = 600.0
+
+
+def wait_options(settings: Settings, *, timeout: float | None, poll_interval: float | None,
+                 max_outage: float | None, partial_ok: bool) -> WaitOptions:
+    """Flags first, then the profile's defaults (timeout, poll_interval, max_outage)."""
+    from spine_cli.options import parse_duration
+
+    def profile(key: str) -> float | None:
+        value = settings.value(key)
+        return parse_duration(str(value)) if value is not None else None
+
+    return WaitOptions(
+        timeout=timeout if timeout is not None else profile("timeout"),
+        poll_interval=poll_interval if poll_interval is not None else profile("poll_interval"),
+        max_outage=max_outage if max_outage is not None else (profile("max_outage")
+                                                              or DEFAULT_MAX_OUTAGE),
+        partial_ok=partial_ok,
+    )
+
+
 @dataclass
 class FollowRequest:
     run_ids: list[str]

@@ -78,9 +78,9 @@ TimeoutOpt = Annotated[Optional[str], typer.Option(
 PollIntervalOpt = Annotated[Optional[float], typer.Option(
     "--poll-interval", metavar="S", min=0.1,
     help="Poll every S seconds instead of the adaptive schedule.")]
-MaxOutageOpt = Annotated[str, typer.Option(
+MaxOutageOpt = Annotated[Optional[str], typer.Option(
     "--max-outage", metavar="DUR", callback=_duration_callback,
-    help="Give up (exit 8) after the API has failed for DUR in a row.")]
+    help="Give up (exit 8) after the API has failed for DUR in a row. Default: 10m.")]
 PartialOkOpt = Annotated[bool, typer.Option(
     "--partial-ok", help="Exit 0 instead of 5 when a run ends partial.")]
 DownloadOpt = Annotated[Optional[str], typer.Option(

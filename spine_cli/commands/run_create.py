@@ -58,7 +58,7 @@ def run_create(
     watch: WatchFlag = False,
     timeout: TimeoutOpt = None,
     poll_interval: PollIntervalOpt = None,
-    max_outage: MaxOutageOpt = "10m",
+    max_outage: MaxOutageOpt = None,
     partial_ok: PartialOkOpt = False,
     download: DownloadOpt = None,
     dry_run: DryRunFlag = False,
@@ -97,10 +97,12 @@ def run_create(
         raise UsageError("Use either --wait or --watch, not both.")
     follow_opts = None
     if wait or watch:
-        from spine_cli.polling import WaitOptions
+        from spine_cli.follow import wait_options
+        from spine_cli.settings import load_settings
 
-        follow_opts = WaitOptions(timeout=timeout, poll_interval=poll_interval,
-                                  max_outage=max_outage, partial_ok=partial_ok)
+        follow_opts = wait_options(load_settings(state.profile, state.base_url), timeout=timeout,
+                                   poll_interval=poll_interval, max_outage=max_outage,
+                                   partial_ok=partial_ok)
     elif download:
         from spine_cli.errors import UsageError
 

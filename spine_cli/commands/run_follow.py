@@ -64,20 +64,13 @@ def run_get(ctx: typer.Context, run: RunArg, json_: JsonOpt = False, quiet: Quie
         render_run(output, Run.from_api(data))
 
 
-def _wait_options(timeout, poll_interval, max_outage, partial_ok):  # type: ignore[no-untyped-def]
-    from spine_cli.polling import WaitOptions
-
-    return WaitOptions(timeout=timeout, poll_interval=poll_interval,
-                       max_outage=max_outage, partial_ok=partial_ok)
-
-
 @command
 def run_wait(
     ctx: typer.Context,
     runs: RunsArg,
     timeout: TimeoutOpt = None,
     poll_interval: PollIntervalOpt = None,
-    max_outage: MaxOutageOpt = "10m",
+    max_outage: MaxOutageOpt = None,
     partial_ok: PartialOkOpt = False,
     download: DownloadOpt = None,
     json_: JsonOpt = False,
@@ -99,11 +92,12 @@ def run_wait(
 
         spine run create -q --prompt "Draft a memo" | xargs spine run wait --json
     """
-    from spine_cli.follow import FollowRequest, follow
+    from spine_cli.follow import FollowRequest, follow, wait_options
 
     state, settings, run_ids, client = _context(ctx, json_, quiet, runs)
-    req = FollowRequest(run_ids, _wait_options(timeout, poll_interval, max_outage, partial_ok),
-                        download=download)
+    opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
+                        max_outage=max_outage, partial_ok=partial_ok)
+    req = FollowRequest(run_ids, opts, download=download)
     with client:
         code = follow(state, settings, client, req)
     raise typer.Exit(code)
@@ -115,7 +109,7 @@ def run_watch(
     run: RunArg,
     timeout: TimeoutOpt = None,
     poll_interval: PollIntervalOpt = None,
-    max_outage: MaxOutageOpt = "10m",
+    max_outage: MaxOutageOpt = None,
     partial_ok: PartialOkOpt = False,
     download: DownloadOpt = None,
     json_: JsonOpt = False,
@@ -134,11 +128,12 @@ def run_watch(
 
         spine run watch "$RUN" --json | jq -c 'select(.event == "progress")'
     """
-    from spine_cli.follow import FollowRequest, follow
+    from spine_cli.follow import FollowRequest, follow, wait_options
 
     state, settings, (run_id,), client = _context(ctx, json_, quiet, [run])
-    req = FollowRequest([run_id], _wait_options(timeout, poll_interval, max_outage, partial_ok),
-                        watch=True, download=download)
+    opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
+                        max_outage=max_outage, partial_ok=partial_ok)
+    req = FollowRequest([run_id], opts, watch=True, download=download)
     with client:
         code = follow(state, settings, client, req)
     raise typer.Exit(code)
