@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import struct
 import zipfile
 import zlib
@@ -128,3 +130,20 @@ def test_uploaded_files_become_blocks(api):
     dag = emu.v1("GET", f"/canvas/{canvas}/dag", api.key).json()["data"]
     inputs = [(n["type"], n["name"]) for n in dag["nodes"] if n["type"] in ("image-block", "file-block")]
     assert inputs == [("image-block", "chart.png"), ("file-block", "notes.pdf")]
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_an_office_suite_reads_the_files(tmp_path):
+    lines = ["first line", "second line"]
+    for kind in ("docx", "xlsx", "pptx"):
+        (tmp_path / f"a.{kind}").write_bytes(artifacts.build(kind, "Deck title", lines))
+    conversions = [("a.docx", "txt:Text", "a.txt"), ("a.xlsx", "csv", "a.csv"),
+                   ("a.pptx", "odp", "a.odp")]
+    for source, target, _ in conversions:
+        subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+                        "--convert-to", target, "--outdir", str(tmp_path), str(tmp_path / source)],
+                       capture_output=True, timeout=120, check=True)
+    assert "first line" in (tmp_path / "a.txt").read_text(encoding="utf-8-sig")
+    assert "second line" in (tmp_path / "a.csv").read_text()
+    slides = zipfile.ZipFile(tmp_path / "a.odp").read("content.xml").decode()
+    assert slides.count("Deck title") == 2 and "second line" in slides
