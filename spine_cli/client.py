@@ -262,17 +262,18 @@ def _retry_after(response: httpx.Response) -> float | None:
     return parse_retry_after(response.headers.get("retry-after"))
 
 
+def _stderr_log(line: str) -> None:
+    import sys
+
+    from spine_cli.textsafe import sanitize
+
+    sys.stderr.write(f"[spine] {sanitize(line)}\n")
+
+
 def make_client(settings: Any, state: Any = None, **kwargs: Any) -> SpineClient:
     """The one factory commands use: resolved settings → a ready client."""
     key = settings.require_key()
-    log = None
-    if state is not None and getattr(state, "verbose", 0):
-        import sys
-
-        def log(line: str) -> None:
-            from spine_cli.textsafe import sanitize
-
-            sys.stderr.write(f"[spine] {sanitize(line)}\n")
+    log = _stderr_log if state is not None and getattr(state, "verbose", 0) else None
 
     if os.environ.get("SPINE_HTTP_TIMEOUT"):
         kwargs.setdefault("timeout", httpx.Timeout(float(os.environ["SPINE_HTTP_TIMEOUT"]),

@@ -163,14 +163,16 @@ class Waiter:
         return tracked
 
     # -- loops -------------------------------------------------------------
+    def _pending(self, tracked: list[Tracked], deadline: float | None) -> list[Tracked]:
+        """Runs still to poll ([] when all are done or the deadline has passed)."""
+        pending = [t for t in tracked if not t.done]
+        if pending and self._expired(pending, self.clock(), deadline):
+            return []
+        return pending
+
     def _run_inline(self, tracked: list[Tracked], deadline: float | None) -> None:
-        while True:
-            pending = [t for t in tracked if not t.done]
-            if not pending:
-                return
+        while pending := self._pending(tracked, deadline):
             now = self.clock()
-            if self._expired(pending, now, deadline):
-                return
             due = min(pending, key=lambda t: t.next_at)
             if due.next_at > now:
                 wake = due.next_at if deadline is None else min(due.next_at, deadline)
@@ -182,13 +184,8 @@ class Waiter:
         pool = ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="spine-poll")
         inflight: dict[Future, Tracked] = {}
         try:
-            while True:
-                pending = [t for t in tracked if not t.done]
-                if not pending:
-                    return
+            while pending := self._pending(tracked, deadline):
                 now = self.clock()
-                if self._expired(pending, now, deadline):
-                    return
                 busy = set(id(t) for t in inflight.values())
                 idle = [t for t in pending if id(t) not in busy]
                 for t in sorted((t for t in idle if t.next_at <= now), key=lambda t: t.next_at):

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 
 import httpx
 from typer.testing import CliRunner
+
+from support.tty import run_in_pty as pty_run
 
 runner = CliRunner()
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
@@ -99,28 +96,9 @@ def test_not_found_and_no_canvas_yet_exit_9(api):
 
 
 def run_in_pty(args: list[str], env: dict[str, str], timeout: float = 20.0) -> str:
-    """Run `python -m spine_cli ARGS` with stdout/stderr on a pseudo-terminal."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "spine_cli", *args], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, close_fds=True)
-    os.close(slave)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=5)
-    os.close(master)
-    assert proc.returncode == 0, b"".join(chunks).decode(errors="replace")
-    return b"".join(chunks).decode("utf-8", errors="replace")
+    code, screen = pty_run(args, env, timeout)
+    assert code == 0, screen
+    return screen
 
 
 def test_trees_in_a_real_terminal(api):

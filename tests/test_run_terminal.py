@@ -4,14 +4,13 @@ and a start-up that imports nothing heavy."""
 from __future__ import annotations
 
 import os
-import pty
-import select
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from support.tty import run_in_pty
 
 RUNNING = "[emulate:duration=3600]"
 
@@ -38,33 +37,15 @@ def test_ctrl_c_during_wait_is_exit_130_with_a_resume_hint(api):
     assert out == ""
 
 
-def read_pty(cmd, env, timeout=30.0, cols=100):
-    """Run cmd with a pseudo-terminal as stdin/stdout/stderr; return (exit code, screen bytes)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.environ.clear()
-        os.environ.update(env, TERM="xterm-256color", COLUMNS=str(cols), LINES="40")
-        os.execvp(cmd[0], cmd)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8", "replace")
+def tty_env(api):
+    env = spine_env(api)
+    env.update(TERM="xterm-256color", COLUMNS="100", LINES="40")
+    return env
 
 
 def test_watch_on_a_terminal_draws_a_live_display_then_the_result(api):
     run_id = api.emulator.create_run(api.key, "Board memo [emulate:duration=3] [emulate:tasks=12]")["run_id"]
-    code, screen = read_pty([sys.executable, "-m", "spine_cli", "run", "watch", run_id,
-                             "--poll-interval", "0.3"], spine_env(api))
+    code, screen = run_in_pty(["run", "watch", run_id, "--poll-interval", "0.3"], tty_env(api))
     assert code == 0, screen
     assert "━" in screen                      # the progress bar
     assert "\x1b[" in screen                  # drawn with cursor movement / colour
@@ -75,8 +56,7 @@ def test_watch_on_a_terminal_draws_a_live_display_then_the_result(api):
 def test_create_upload_bar_appears_on_a_terminal_for_large_files(api, tmp_path):
     big = tmp_path / "big.csv"
     big.write_bytes(b"a,b\n" * (8 * 1024 * 1024 // 4))
-    code, screen = read_pty([sys.executable, "-m", "spine_cli", "run", "create", "--prompt", "x",
-                             "-f", str(big)], spine_env(api))
+    code, screen = run_in_pty(["run", "create", "--prompt", "x", "-f", str(big)], tty_env(api))
     assert code == 0, screen
     assert "Uploading" in screen
 
