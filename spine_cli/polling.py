@@ -4,17 +4,22 @@ The schedule is a pure function of what is known about a run: elapsed time,
 the server's `estimated_duration_ms`, the progress fraction
 (`tasks_completed/tasks_total`) and `Retry-After`. From these it derives a
 window of plausible end times (`end_window`): the estimate ±30 %, narrowed by
-progress (elapsed/fraction, whose spread shrinks as the fraction grows, since
-`tasks_total` grows while sub-tasks are spawned); progress wins when the run has
-disproved the estimate. Then:
+progress (elapsed/fraction, whose spread shrinks as the fraction grows). When
+the two disagree, progress is believed only when it says "later": while
+sub-tasks are being spawned `tasks_total` lags the work to come, so the
+fraction runs ahead of the time. Then:
 
-- dense at the start (polls at about 0, 2, 5 and 10 s, and until `canvas_id`
-  appears), to pick it up and to catch runs that fail at once;
+- dense at the start, as the SDK: polls at about 0, 2, 6 and 14 s after
+  creation, and every 5 s at most while `canvas_id` is missing (up to a
+  minute), to pick it up and to catch runs that fail at once;
 - sparse in the middle: each wait covers 3/4 of the way to the earliest
   plausible end, up to 60 s;
-- dense inside the window: 6 % of the run length, between 2 s and 8 s;
+- dense inside the window: 6 % of the run length, between 2 s and 8 s, plus
+  1 s per 100 s already spent in it (a wide window says little);
 - past the window (an overrun), backing off gently: +1 s per 6 s of overrun;
-- with nothing to go on, half the elapsed time.
+- without an estimate (`spine run wait` on a run created elsewhere): wait
+  the time progress says is left (at least the near-end interval), or half
+  the elapsed time when there is no usable progress either.
 
 `Retry-After` always wins. Bounds: never below 1 s, never above 60 s (except
 a longer Retry-After). `bench/polling.py` measures the schedule against the
@@ -43,12 +48,16 @@ from spine_cli.models import TERMINAL_STATUSES
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 60.0
 EARLY_PHASE = 10.0          # seconds of dense polling after creation (canvas_id, instant failures)
+CANVAS_PHASE = 60.0         # while canvas_id is missing, poll at most this long…
+CANVAS_INTERVAL = 5.0       # …at most this far apart
 ESTIMATE_ERROR = 0.30       # how far the server's estimate may miss, either way
 PROGRESS_ERROR = 0.05       # how far elapsed/fraction may miss once progress is nearly complete
 APPROACH = 0.75              # share of the way to the earliest plausible end covered by one wait
 NEAR_END_FRACTION = 0.06    # interval inside the plausible-end window, as a share of the run length
 NEAR_END_FLOOR = 2.0
 NEAR_END_CEILING = 8.0
+PROGRESS_ONLY_SHARE = 1.0  # without an estimate: wait the time progress says is left (it says too little)
+WINDOW_STRETCH = 0.01      # inside the window, +1 s per 100 s spent in it
 OVERRUN_BACKOFF = 6.0       # past the window, the interval grows by 1 s per this many seconds
 
 
@@ -58,22 +67,29 @@ def end_window(elapsed: float, estimated: float | None,
     by_estimate = None
     if estimated:
         by_estimate = (estimated / (1 + ESTIMATE_ERROR), estimated / (1 - ESTIMATE_ERROR))
-    by_progress = None
-    if fraction is not None and 0.05 <= fraction < 1.0 and elapsed >= 10.0:
-        # tasks_total grows while sub-tasks are spawned, so early fractions run low or high.
-        mid, spread = elapsed / fraction, PROGRESS_ERROR + ESTIMATE_ERROR * (1.0 - fraction)
-        by_progress = (max(elapsed, mid * (1 - spread)), mid * (1 + spread))
+    by_progress = _progress_window(elapsed, fraction)
     if by_progress is None or by_estimate is None:
         return by_progress or by_estimate
     lo, hi = max(by_estimate[0], by_progress[0]), min(by_estimate[1], by_progress[1])
-    # Progress beats an estimate the run has already disproved.
-    return (lo, hi) if lo <= hi else by_progress
+    if lo <= hi:
+        return (lo, hi)
+    # They disagree. Progress saying "later" is believed; "sooner" is not: while
+    # sub-tasks are being spawned, tasks_total lags the work to come and the
+    # fraction runs ahead.
+    return by_progress if by_progress[0] > by_estimate[1] else by_estimate
+
+
+def _progress_window(elapsed: float, fraction: float | None) -> tuple[float, float] | None:
+    if fraction is None or not 0.05 <= fraction < 1.0 or elapsed < 10.0:
+        return None
+    mid, spread = elapsed / fraction, PROGRESS_ERROR + ESTIMATE_ERROR * (1.0 - fraction)
+    return (mid * (1 - spread), mid * (1 + spread))
 
 
 def predicted_end(elapsed: float, estimated: float | None, fraction: float | None) -> float | None:
     """Best guess of the run's total length in seconds, or None."""
     window = end_window(elapsed, estimated, fraction)
-    return None if window is None else (window[0] + window[1]) / 2.0
+    return None if window is None else max(elapsed, (window[0] + window[1]) / 2.0)
 
 
 def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: float | None = None,
@@ -81,18 +97,25 @@ def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: fl
     """Seconds to wait before the next poll of a running run."""
     if retry_after is not None:
         return max(MIN_INTERVAL, retry_after)
-    if elapsed < EARLY_PHASE or not have_canvas:
-        return _clamp(2.0 + elapsed / 2.0)
+    if not have_canvas and elapsed < CANVAS_PHASE:
+        return _clamp(min(2.0 + elapsed, CANVAS_INTERVAL))
+    if elapsed < EARLY_PHASE:
+        return _clamp(2.0 + elapsed)
     window = end_window(elapsed, estimated, fraction)
     if window is None:
         return _clamp(elapsed / 2.0)
     lo, hi = window
     near = min(NEAR_END_CEILING, max(NEAR_END_FLOOR, NEAR_END_FRACTION * (lo + hi) / 2.0))
+    if not estimated:
+        # Progress alone: a share of the time it says is left (it tends to say too little).
+        assert fraction is not None
+        return _clamp(max(near, PROGRESS_ONLY_SHARE * elapsed * (1.0 - fraction) / fraction))
     if elapsed < lo:
         # Sparse mid-run, closing in on the earliest plausible end.
         return _clamp(max(near, APPROACH * (lo - elapsed)))
     if elapsed <= hi:
-        return _clamp(near)
+        # The longer the run stays inside a wide window, the less it says.
+        return _clamp(near + WINDOW_STRETCH * (elapsed - lo))
     return _clamp(near + (elapsed - hi) / OVERRUN_BACKOFF)
 
 
