@@ -17,9 +17,9 @@ fraction runs ahead of the time. Then:
 - dense inside the window: 6 % of the run length, between 2 s and 8 s, plus
   1 s per 100 s already spent in it (a wide window says little);
 - past the window (an overrun), backing off gently: +1 s per 6 s of overrun;
-- without an estimate (`spine run wait` on a run created elsewhere): wait
-  the time progress says is left (at least the near-end interval), or half
-  the elapsed time when there is no usable progress either.
+- without an estimate (`spine run wait` on a run created elsewhere): the
+  SDK's pace (the elapsed time, up to 30 s), shortened to the time progress
+  says is left once the fraction reaches 0.9 (not below the near-end interval).
 
 `Retry-After` always wins. Bounds: never below 1 s, never above 60 s (except
 a longer Retry-After). `bench/polling.py` measures the schedule against the
@@ -56,7 +56,8 @@ APPROACH = 0.75              # share of the way to the earliest plausible end co
 NEAR_END_FRACTION = 0.06    # interval inside the plausible-end window, as a share of the run length
 NEAR_END_FLOOR = 2.0
 NEAR_END_CEILING = 8.0
-PROGRESS_ONLY_SHARE = 1.0  # without an estimate: wait the time progress says is left (it says too little)
+NO_ESTIMATE_CEILING = 30.0  # without an estimate, as the SDK: the elapsed time, up to 30 s…
+NEARLY_DONE = 0.9           # …or, from this fraction on, the time progress says is left
 WINDOW_STRETCH = 0.01      # inside the window, +1 s per 100 s spent in it
 OVERRUN_BACKOFF = 6.0       # past the window, the interval grows by 1 s per this many seconds
 
@@ -101,15 +102,10 @@ def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: fl
         return _clamp(min(2.0 + elapsed, CANVAS_INTERVAL))
     if elapsed < EARLY_PHASE:
         return _clamp(2.0 + elapsed)
-    window = end_window(elapsed, estimated, fraction)
-    if window is None:
-        return _clamp(elapsed / 2.0)
-    lo, hi = window
-    near = min(NEAR_END_CEILING, max(NEAR_END_FLOOR, NEAR_END_FRACTION * (lo + hi) / 2.0))
     if not estimated:
-        # Progress alone: a share of the time it says is left (it tends to say too little).
-        assert fraction is not None
-        return _clamp(max(near, PROGRESS_ONLY_SHARE * elapsed * (1.0 - fraction) / fraction))
+        return _without_estimate(elapsed, fraction)
+    lo, hi = end_window(elapsed, estimated, fraction)  # type: ignore[misc]
+    near = min(NEAR_END_CEILING, max(NEAR_END_FLOOR, NEAR_END_FRACTION * (lo + hi) / 2.0))
     if elapsed < lo:
         # Sparse mid-run, closing in on the earliest plausible end.
         return _clamp(max(near, APPROACH * (lo - elapsed)))
@@ -117,6 +113,17 @@ def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: fl
         # The longer the run stays inside a wide window, the less it says.
         return _clamp(near + WINDOW_STRETCH * (elapsed - lo))
     return _clamp(near + (elapsed - hi) / OVERRUN_BACKOFF)
+
+
+def _without_estimate(elapsed: float, fraction: float | None) -> float:
+    """The SDK's pace (the interval doubles up to 30 s); denser only when progress is nearly
+    complete, since alone it says too little about the time left."""
+    delay = min(elapsed, NO_ESTIMATE_CEILING)
+    if fraction is not None and NEARLY_DONE <= fraction < 1.0:
+        left = elapsed * (1.0 - fraction) / fraction
+        near = min(NEAR_END_CEILING, max(NEAR_END_FLOOR, NEAR_END_FRACTION * elapsed))
+        delay = min(delay, max(near, left))
+    return _clamp(delay)
 
 
 def _clamp(value: float) -> float:

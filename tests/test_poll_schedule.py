@@ -101,10 +101,13 @@ def test_progress_overrides_a_disproved_estimate() -> None:
     assert next_poll_delay(600, 300, 0.5) == MAX_INTERVAL
 
 
-def test_without_an_estimate_waits_the_time_progress_says_is_left() -> None:
-    assert next_poll_delay(100, None, 0.8) == pytest.approx(25)
-    assert next_poll_delay(100, None, 0.99) == pytest.approx(6.06, abs=0.01)  # near-end floor
-    assert next_poll_delay(100, None, 0.2) == MAX_INTERVAL
+def test_without_an_estimate_keeps_the_sdk_pace_until_progress_is_nearly_complete() -> None:
+    assert next_poll_delay(20) == 20                     # the elapsed time…
+    assert next_poll_delay(400) == 30                    # …up to 30 s
+    assert next_poll_delay(100, None, 0.8) == 30         # progress alone says too little
+    assert next_poll_delay(100, None, 0.2) == 30
+    assert next_poll_delay(100, None, 0.95) == 6         # nearly complete: the near-end interval
+    assert next_poll_delay(1000, None, 0.98) == pytest.approx(20.4, abs=0.1)
 
 
 def test_predicted_end() -> None:
@@ -116,11 +119,6 @@ def test_predicted_end() -> None:
     # Progress saying "sooner" than the estimate is not believed; "later" is.
     assert predicted_end(600, FIFTEEN_MIN, 0.95) == pytest.approx(989, abs=1)
     assert predicted_end(1200, FIFTEEN_MIN, 0.5) == pytest.approx(2400, abs=1)
-
-
-def test_no_estimate_no_progress_grows_with_elapsed_time() -> None:
-    assert next_poll_delay(40) == 20
-    assert next_poll_delay(400) == MAX_INTERVAL
 
 
 # -- the wait loop with a fake clock -------------------------------------------
