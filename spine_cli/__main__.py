@@ -1,4 +1,4 @@
-from spine_cli.app import main
+from spine_cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 import textwrap
@@ -105,13 +104,7 @@ def root(
 
 
 def main() -> None:
-    if os.environ.get("_SPINE_COMPLETE", "").startswith("complete_"):
-        # <Tab> pressed: answer without Typer's value coercion (see completion.py).
-        from spine_cli.completion import fast_complete
-
-        code = fast_complete(app)
-        if code is not None:
-            sys.exit(code)
+    """Run the app (the `spine` entry point, spine_cli.entry, answers <Tab> before this)."""
     try:
         app()
     except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. during import)

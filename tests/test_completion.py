@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from spine_cli import completion, history
+from spine_cli import completion, completion_fast, completion_spec, history
 from spine_cli.app import app
 from spine_cli.models import BLOCK_TYPES, TEMPLATES
 from spine_cli.settings import load_settings
@@ -24,6 +24,39 @@ runner = CliRunner()
 
 
 # --- helpers: the two ways `spine` answers a <Tab> -------------------------------
+
+@pytest.fixture(scope="module")
+def spec_in_click_order(tmp_path_factory) -> Path:
+    """The committed spec, with -h/--help in the order Click gives them in this process.
+
+    Click collects the help option's names in a set, so Typer offers `-h --help`
+    or `--help -h` depending on the process's hash seed; the spec fixes one order.
+    """
+    import json
+
+    import typer.main
+
+    root = typer.main.get_command(app)
+    click_order = root.get_help_option(typer.Context(root, **root.context_settings)).opts
+    spec = completion_fast.load_spec()
+
+    def reorder(node: dict) -> None:
+        for opt in node["options"]:
+            if sorted(opt["opts"]) == sorted(click_order):
+                opt["opts"] = list(click_order)
+        for sub in node.get("commands", []):
+            reorder(sub)
+
+    reorder(spec["root"])
+    path = tmp_path_factory.mktemp("spec") / "completion_spec.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fast_path_uses_click_order(spec_in_click_order, monkeypatch):
+    monkeypatch.setattr(completion_fast, "SPEC_PATH", str(spec_in_click_order))
+
 
 def protocol_env(shell: str, line: str) -> dict[str, str]:
     """The variables the committed script for `shell` sets for the words typed so far."""
@@ -42,9 +75,9 @@ def protocol_env(shell: str, line: str) -> dict[str, str]:
 
 
 def fast(shell: str, line: str, capsys) -> tuple[int | None, str]:
-    """spine's own fast path (what the `spine` executable runs)."""
+    """spine's own fast path from the static spec (what the `spine` executable runs)."""
     capsys.readouterr()
-    code = completion.fast_complete(app, env=protocol_env(shell, line))
+    code = completion_fast.fast_complete(env=protocol_env(shell, line))
     return code, capsys.readouterr().out
 
 
@@ -87,9 +120,14 @@ def profiles(isolated_env):
 
 # --- 1. the committed scripts ---------------------------------------------------------
 
-def test_committed_scripts_are_what_the_app_generates_now():
-    stale = completion.stale_scripts(app, COMPLETIONS)
+def test_committed_scripts_and_spec_are_what_the_app_generates_now():
+    stale = completion.stale_files(app, COMPLETIONS)
     assert stale == [], f"out of date: {stale}; regenerate with: python -m spine_cli.completion"
+
+
+def test_the_spec_is_shipped_inside_the_package():
+    assert completion_spec.SPEC_PATH.parent == Path(completion.__file__).parent
+    assert completion_fast.load_spec(str(completion_spec.SPEC_PATH))["root"]["name"] == "spine"
 
 
 def test_check_command_fails_on_a_stale_script(tmp_path):
@@ -222,7 +260,7 @@ def test_an_unreadable_history_offers_nothing_and_stays_quiet(isolated_env, caps
     data.mkdir(parents=True)
     (data / "history.sqlite3").write_bytes(b"not a database" * 100)
     capsys.readouterr()
-    assert completion.fast_complete(app, env=protocol_env("bash", "spine run get ")) == 0
+    assert completion_fast.fast_complete(env=protocol_env("bash", "spine run get ")) == 0
     captured = capsys.readouterr()
     assert captured.out == "\n" and captured.err == ""
 
@@ -233,7 +271,13 @@ LINES = ["spine ", "spine r", "spine run ", "spine run create --", "spine run cr
          "spine run create -t ", "spine run create --template=r", "spine run create -b doc",
          "spine run create --template report -", "spine --profile ", "spine --ci ",
          "spine --json run wait ", "spine run get ", "spine run wait abc ", "spine config ",
-         "spine emulator exec -- ", "spine canvas dag --", "spine auth login --"]
+         "spine emulator exec -- ", "spine canvas dag --", "spine auth login --",
+         "spine --ci G", "spine --ci=n", "spine -qv -", "spine -v --", "spine run list --status ",
+         "spine run list --status C", "spine run create -tr", "spine run create -b web -b ",
+         "spine run create --prompt-file ", "spine --profile local run get ",
+         "spine run get ABC", "spine run get @", "spine canvas tasks ", "spine canvas task x ",
+         "spine auth status --profile s", "spine config list --profile ",
+         "spine emulator serve --", "spine nosuch ", "spine run create -- --"]
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish", "powershell"])
@@ -246,29 +290,76 @@ def test_fast_path_matches_typer_for_every_shell(shell, profiles, capsys):
         assert (code, out.split()) == (ref_code, ref_out.split()), line
 
 
+def spec_lines(node=None, words=("spine",)) -> list[str]:
+    """For every command in the spec: its subcommands, its options, each option's values."""
+    node = node or completion_fast.load_spec()["root"]
+    prefix = " ".join(words)
+    lines = [f"{prefix} ", f"{prefix} -"]
+    lines += [f"{prefix} {opt['opts'][0]} " for opt in node["options"] if opt["takes_value"]]
+    for sub in node.get("commands", []):
+        lines += spec_lines(sub, (*words, sub["name"]))
+    return lines
+
+
+def test_fast_path_matches_typer_on_every_command_and_option(profiles, capsys):
+    record("a run")
+    lines = spec_lines()
+    assert len(lines) > 60
+    for line in lines:
+        code, out = fast("zsh", line, capsys)
+        ref_code, ref_out = typer_answer("zsh", line)
+        assert (code, out.split()) == (ref_code, ref_out.split()), line
+
+
 def test_fish_is_args_says_whether_spine_has_candidates(capsys):
     env = protocol_env("fish", "spine run create --template ")
     env["_TYPER_COMPLETE_FISH_ACTION"] = "is-args"
-    assert completion.fast_complete(app, env=env) == 0
+    assert completion_fast.fast_complete(env=env) == 0
     env["_TYPER_COMPLETE_ARGS"] = "spine run create --prompt-file "
-    assert completion.fast_complete(app, env=env) == 1  # let fish complete file names
+    assert completion_fast.fast_complete(env=env) == 1  # let fish complete file names
+
+
+def test_a_missing_or_foreign_spec_is_left_to_typer(tmp_path, capsys):
+    env = protocol_env("bash", "spine run ")
+    assert completion_fast.fast_complete(env=env, spec_path=tmp_path / "none.json") is None
+    (tmp_path / "spec.json").write_text('{"format": 99}')
+    assert completion_fast.fast_complete(env=env, spec_path=tmp_path / "spec.json") is None
+    assert capsys.readouterr().out == ""
+
+
+def test_the_entry_point_falls_back_to_typer(monkeypatch, tmp_path, capsys):
+    from spine_cli import entry
+
+    monkeypatch.setattr(completion_fast, "SPEC_PATH", tmp_path / "none.json")
+    for name, value in protocol_env("bash", "spine run w").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["spine"])
+    with pytest.raises(SystemExit) as exit_info:
+        entry.main()
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.split() == ["wait", "watch"]
 
 
 # --- never the network, never heavy imports ------------------------------------------------
 
+HEAVY = ("typer", "click", "rich", "httpx", "pydantic", "spine_cli.app", "spine_cli.cli",
+         "spine_cli.commands", "spine_cli.options", "spine_cli.completion_spec")
+
+
 @pytest.mark.skipif(not SPINE_EXE.exists(), reason="needs the installed spine script")
-def test_the_spine_executable_completes_without_httpx_or_rich_live(profiles, tmp_path):
+@pytest.mark.parametrize("line", ["spine run wait ", "spine --profile ", "spine run create -"])
+def test_the_spine_executable_completes_without_typer_or_the_app(line, profiles, tmp_path):
     record("a run")
+    assert "spine_cli.entry" in SPINE_EXE.read_text()
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import atexit, sys\n"
         "atexit.register(lambda: sys.stderr.write(repr(sorted(m for m in sys.modules"
-        " if m.split('.')[0] in ('httpx', 'pydantic') or m == 'rich.live'))))\n"
-        "from spine_cli.app import main\nmain()\n")
-    env = dict(os.environ, SPINE_API_KEY="sk_spine_" + "x" * 24,
-               **protocol_env("bash", "spine run wait "))
+        f" if m.startswith({HEAVY!r})))))\n"
+        "from spine_cli.entry import main\nmain()\n")
+    env = dict(os.environ, SPINE_API_KEY="sk_spine_" + "x" * 24, **protocol_env("bash", line))
     out = subprocess.run([sys.executable, str(probe)], env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0
-    assert len(out.stdout.split()) == 1
+    assert out.stdout.split()
     assert out.stderr == "[]"

@@ -1,0 +1,30 @@
+"""The `spine` console entry point: answer a <Tab> before importing anything heavy.
+
+Completion requests (`_SPINE_COMPLETE=complete_<shell>`) are answered from the
+static spec by `completion_fast`, which imports neither Typer nor the app; every
+other invocation, and any completion request the spec cannot answer, goes to
+the Typer app.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    if os.environ.get("_SPINE_COMPLETE", "").startswith("complete_"):
+        code = _fast_complete()
+        if code is not None:
+            sys.exit(code)
+    from spine_cli.app import main as app_main
+
+    app_main()
+
+
+def _fast_complete() -> int | None:
+    try:
+        from spine_cli.completion_fast import fast_complete
+    except ImportError:  # a broken install: Typer's own completion may still work
+        return None
+    return fast_complete()
