@@ -216,12 +216,20 @@ def test_profile_names_from_config_toml(profiles, capsys):
     assert values("bash", "spine --profile s", capsys) == ["staging"]
 
 
+@pytest.mark.parametrize("command", ["auth login", "auth status", "auth logout", "config list",
+                                     "config get base_url", "config set", "config unset"])
+def test_every_profile_option_offers_profile_names(command, profiles, capsys):
+    assert values("bash", f"spine {command} --profile ", capsys) == profiles
+    assert values("bash", f"spine {command} --profile=l", capsys) == ["local"]
+
+
 def test_profile_completion_without_a_config_offers_nothing(capsys):
     assert values("bash", "spine --profile ", capsys) == []
 
 
 @pytest.mark.parametrize("command", ["run get", "run wait", "run watch", "run download",
-                                     "run open", "run wait 0000 "])
+                                     "run open", "run wait 0000 ", "canvas dag", "canvas tasks",
+                                     "canvas task"])
 def test_every_run_argument_offers_history_newest_first(command, profiles, capsys):
     older = record("An older memo", status="failed")
     newer = record("Write a Q4 [emulate:outcome=partial] market\nreport for the board, "

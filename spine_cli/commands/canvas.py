@@ -13,12 +13,13 @@ from typing import Annotated, Any
 import typer
 
 from spine_cli.cli import apply_local_flags, command
-from spine_cli.options import JsonOpt, QuietOpt
+from spine_cli.options import JsonOpt, QuietOpt, complete_run
 
 app = typer.Typer(help="Show a run's canvas: block graph and task tree.", no_args_is_help=True)
 
 CanvasArg = Annotated[str, typer.Argument(
-    metavar="CANVAS|RUN", help="Canvas id, or a run id / unique prefix / @last.")]
+    metavar="CANVAS|RUN", help="Canvas id, or a run id / unique prefix / @last.",
+    autocompletion=complete_run)]
 CanvasOnlyOpt = Annotated[bool, typer.Option(
     "--canvas", help="The argument is a canvas id: skip the run lookup.")]
 ContentOpt = Annotated[bool, typer.Option(
@@ -140,7 +141,7 @@ def canvas_tasks(ctx: typer.Context, target: CanvasArg, canvas: CanvasOnlyOpt = 
 
         spine canvas tasks @last
 
-        spine canvas tasks 3f2a1b4c | grep '\\[error\\]'
+        spine canvas tasks 3f2a1b4c | grep -F '\\[error]'
 
         spine canvas tasks @last --json | jq '.not_completed[].name'
     """
