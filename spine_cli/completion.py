@@ -8,11 +8,12 @@ or the app (`completion_fast`); the spec is generated from the app
 (`completion_spec`). Nothing here touches the network or imports Typer, httpx
 or rich at import time.
 
-Values offered:
-- `--template`, `--block`: the API's templates and block types;
-- `--profile`: the profile names in config.toml;
+Values offered (besides Typer's own choices, e.g. `--ci`, `run list --status`):
+- `--template`, `--block`: the API's templates and block types (stored in the spec);
+- every `--profile`: the profile names in config.toml (read at <Tab> time);
 - every RUN argument: run ids from the local history for the active profile
-  and base URL, most recent first, described by status, age and prompt.
+  and base URL, most recent first, described by status, age and prompt (read at
+  <Tab> time).
 
 `python -m spine_cli.completion` regenerates `completions/` and the spec;
 `--check` says whether the committed files are current (a test runs it).
