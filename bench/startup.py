@@ -16,6 +16,15 @@ from pathlib import Path
 
 from bench.common import PYTHON, SPINE, clean_env, interleaved, ratio_line, start_emulator
 
+# `spine run get` as it was before issue 7's fixes: httpx's own CLI (click, rich.syntax,
+# pygments) and rich.console imported on every call.
+BEFORE_FIXES = (
+    "import sys, httpx, httpx._main, rich.console\n"
+    "from spine_cli.entry import main\n"
+    "sys.argv = ['spine', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
 SDK_GET = """\
 import sys
 from spine import SpineClient
@@ -59,10 +68,13 @@ def main(quick: bool = False) -> bool:
             script = tmp_path / "sdk_get.py"
             script.write_text(SDK_GET)
             got = interleaved({"sdk": [PYTHON, str(script), run_id],
-                               "ours": [SPINE, "run", "get", run_id, "--json"]}, reps, genv)
+                               "ours": [SPINE, "run", "get", run_id, "--json"],
+                               "before": [PYTHON, "-c", BEFORE_FIXES, "run", "get", run_id,
+                                          "--json"]}, reps, genv)
         finally:
             emu.close()
         ok = _report("spine run get --json", got["ours"], got["sdk"], "spine-sdk script", 0.75) and ok
+        _report("  before the fixes", got["before"], got["sdk"], "spine-sdk script", None)
     return ok
 
 

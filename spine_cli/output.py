@@ -10,17 +10,19 @@ Colour and live redraw are separate decisions:
 - live redraw (progress bars, live task tree): only when stderr is a terminal,
   TERM is not dumb and CI is not set — FORCE_COLOR never turns it on.
 
-Consoles are made per invocation (never at import) and never interpret markup:
-server text is shown as text, after `textsafe.sanitize`.
+Consoles are made per invocation (never at import), on first use (so --json
+and -q never pay for importing rich), and never interpret markup: server text
+is shown as text, after `textsafe.sanitize`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from spine_cli.cli import AppState
 
@@ -59,8 +61,17 @@ class Output:
     """The consoles and the mode of one invocation."""
 
     state: AppState
-    out: Any  # rich.console.Console on stdout
-    err: Any  # rich.console.Console on stderr
+    make_console: Callable[[bool], Any]  # stderr? → a rich Console
+
+    @functools.cached_property
+    def out(self) -> Any:
+        """The rich Console on stdout."""
+        return self.make_console(False)
+
+    @functools.cached_property
+    def err(self) -> Any:
+        """The rich Console on stderr."""
+        return self.make_console(True)
 
     @property
     def json(self) -> bool:
@@ -105,9 +116,10 @@ class Output:
 
 
 def make_output(state: AppState) -> Output:
-    from rich.console import Console
+    def console(stderr: bool) -> Any:
+        from rich.console import Console
 
-    def console(stream: Any, stderr: bool) -> Console:
+        stream = sys.stderr if stderr else sys.stdout
         colored = color_enabled(state, stream)
         return Console(
             stderr=stderr,
@@ -119,4 +131,4 @@ def make_output(state: AppState) -> Output:
             soft_wrap=False,
         )
 
-    return Output(state, console(sys.stdout, False), console(sys.stderr, True))
+    return Output(state, console)
