@@ -14,8 +14,10 @@ fraction runs ahead of the time. Then:
   minute), to pick it up and to catch runs that fail at once;
 - sparse in the middle: each wait covers 3/4 of the way to the earliest
   plausible end, up to 60 s;
-- dense inside the window: 6 % of the run length, between 2 s and 8 s, plus
-  1 s per 100 s already spent in it (a wide window says little);
+- dense inside the window: 6 % of the run length, between 2 s and 7 s, plus
+  1 s per 200 s already spent in it (counted from halfway between the
+  estimate's earliest end and the window's, since progress that keeps
+  saying "nearly done" can hold the window just ahead for a long time);
 - past the window (an overrun), backing off gently: +1 s per 6 s of overrun;
 - without an estimate (`spine run wait` on a run created elsewhere): the
   SDK's pace (the elapsed time, up to 30 s), shortened to the time progress
@@ -55,10 +57,10 @@ PROGRESS_ERROR = 0.05       # how far elapsed/fraction may miss once progress is
 APPROACH = 0.75              # share of the way to the earliest plausible end covered by one wait
 NEAR_END_FRACTION = 0.06    # interval inside the plausible-end window, as a share of the run length
 NEAR_END_FLOOR = 2.0
-NEAR_END_CEILING = 8.0
+NEAR_END_CEILING = 7.0
 NO_ESTIMATE_CEILING = 30.0  # without an estimate, as the SDK: the elapsed time, up to 30 s…
 NEARLY_DONE = 0.9           # …or, from this fraction on, the time progress says is left
-WINDOW_STRETCH = 0.01      # inside the window, +1 s per 100 s spent in it
+WINDOW_STRETCH = 0.005     # inside the window, +1 s per 200 s spent in it (see next_poll_delay)
 OVERRUN_BACKOFF = 6.0       # past the window, the interval grows by 1 s per this many seconds
 
 
@@ -110,8 +112,11 @@ def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: fl
         # Sparse mid-run, closing in on the earliest plausible end.
         return _clamp(max(near, APPROACH * (lo - elapsed)))
     if elapsed <= hi:
-        # The longer the run stays inside a wide window, the less it says.
-        return _clamp(near + WINDOW_STRETCH * (elapsed - lo))
+        # The longer the run stays in the window, the less it says; progress that
+        # keeps saying "nearly done" holds lo just ahead, so count from halfway
+        # back to the estimate's own earliest end.
+        since = elapsed - (lo + estimated / (1 + ESTIMATE_ERROR)) / 2.0
+        return _clamp(near + WINDOW_STRETCH * max(0.0, since))
     return _clamp(near + (elapsed - hi) / OVERRUN_BACKOFF)
 
 
