@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import sys
 import textwrap
 from enum import Enum
@@ -10,7 +9,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli import __version__
 from spine_cli.cli import AppState, set_current_state
 from spine_cli.commands import auth, canvas, config, emulator, run
 from spine_cli.errors import EXIT_CODE_TABLE
@@ -71,9 +69,9 @@ app.add_typer(emulator.app, name="emulator")
 
 def _version_callback(value: bool) -> None:
     if value:
-        py = platform.python_version()
-        plat = f"{platform.system()}-{platform.machine()}"
-        typer.echo(f"spine {__version__} (Python {py}, {plat})")
+        from spine_cli.entry import version_text
+
+        typer.echo(version_text())
         raise typer.Exit()
 
 
