@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -14,7 +15,10 @@ from typing import Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The `spine` console script of the interpreter running the benchmarks (its venv).
 SPINE = str(Path(PYTHON).with_name("spine"))
+if not os.access(SPINE, os.X_OK):
+    SPINE = shutil.which("spine") or SPINE
 MiB = 1024 * 1024
 
 
