@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", choices=[[], *BENCHES], metavar="NAME",
                         help=f"benchmarks to run (default: all): {', '.join(BENCHES)}")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer repetitions, a 256 MiB upload, shorter runs (~2 min in all)")
+                        help="fewer repetitions and shorter runs (~2 min in all)")
     args = parser.parse_args(argv)
     names = args.names or list(BENCHES)
     results = {}
