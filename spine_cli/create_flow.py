@@ -200,8 +200,13 @@ def _send(client: Any, settings: Settings, spec: CreateSpec, output: Any) -> dic
         raise
     history.record_run(settings, str(data.get("run_id", "")), canvas_id=data.get("canvas_id"),
                        prompt=spec.prompt, template=spec.template, blocks=spec.blocks,
-                       files=names, status=str(data.get("status", "running")))
+                       files=names, status=str(data.get("status", "running")),
+                       estimated_ms=_int_or_none(data.get("estimated_duration_ms")))
     return data
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _announce(output: Any, data: dict, *, watch: bool, follow: bool) -> None:

@@ -40,7 +40,7 @@ TERMINAL = ("completed", "partial", "failed")
 STATUSES = ("running", *TERMINAL, "unconfirmed")
 PROMPT_EXCERPT = 200
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS runs (
     files       TEXT NOT NULL DEFAULT '[]',
     status      TEXT NOT NULL,
     unconfirmed INTEGER NOT NULL DEFAULT 0,
+    estimated_duration_ms INTEGER,
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
 );
@@ -125,6 +126,9 @@ def _prepare(conn: Any) -> None:
             conn.execute("BEGIN IMMEDIATE")
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            if "estimated_duration_ms" not in columns:  # a version-1 history
+                conn.execute("ALTER TABLE runs ADD COLUMN estimated_duration_ms INTEGER")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
             return
@@ -167,7 +171,7 @@ def _write(conn: Any, sql: str, params: Iterable[Any]) -> None:
 def record_run(settings: Any, run_id: str | None, *, canvas_id: str | None = None,
                prompt: str = "", template: str | None = None, blocks: list[str] | None = None,
                files: Iterable[str] = (), status: str = "running",
-               unconfirmed: bool = False) -> None:
+               unconfirmed: bool = False, estimated_ms: int | None = None) -> None:
     """Record a run this machine created (run_id None: an unconfirmed create)."""
     from spine_cli.settings import canonical_base_url
 
@@ -176,11 +180,11 @@ def record_run(settings: Any, run_id: str | None, *, canvas_id: str | None = Non
     row = (run_id.lower() if run_id else None, canvas_id, settings.profile,
            canonical_base_url(settings.base_url), (prompt or "")[:PROMPT_EXCERPT], template,
            json.dumps(blocks) if blocks is not None else None, json.dumps(names), status,
-           int(bool(unconfirmed)), now, now)
+           int(bool(unconfirmed)), estimated_ms, now, now)
     # A run recorded twice (a retried record after a crash) keeps its first creation time.
     sql = ("INSERT INTO runs (run_id, canvas_id, profile, base_url, prompt, template, blocks,"
-           " files, status, unconfirmed, created_at, updated_at)"
-           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+           " files, status, unconfirmed, estimated_duration_ms, created_at, updated_at)"
+           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
            " ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,"
            " canvas_id = COALESCE(excluded.canvas_id, canvas_id),"
            " unconfirmed = excluded.unconfirmed, updated_at = excluded.updated_at")
@@ -206,6 +210,20 @@ def observe_run(settings: Any, run: dict[str, Any]) -> None:
     canvas = run.get("canvas_id")
     params = (status, canvas, _now(), str(run_id).lower(), status, canvas)
     _with_db(lambda conn: _write(conn, sql, params))
+
+
+def estimates(run_ids: Iterable[str]) -> dict[str, float]:
+    """Seconds the API estimated at creation, for the runs this machine created."""
+    ids = [r.lower() for r in run_ids]
+
+    def read(conn: Any) -> dict[str, float]:
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute("SELECT run_id, estimated_duration_ms FROM runs WHERE"
+                            " estimated_duration_ms IS NOT"
+                            f" NULL AND run_id IN ({marks})", ids)
+        return {row[0]: row[1] / 1000.0 for row in rows}
+
+    return _with_db(read, default={}) if ids else {}
 
 
 def _row_dict(row: Any) -> dict[str, Any]:

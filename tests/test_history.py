@@ -149,3 +149,20 @@ def test_unreadable_history_path_warns_and_carries_on(isolated_env):
     history.history_path().mkdir(parents=True)  # a directory where the file should be
     history.record_run(HERE, rid(1))
     assert history.list_runs(HERE) == []
+
+
+def test_a_version_1_history_gains_the_estimate_column(isolated_env):
+    import sqlite3
+
+    from spine_cli import history
+    from spine_cli.settings import load_settings
+
+    path = history.history_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(history._SCHEMA.replace("    estimated_duration_ms INTEGER,\n", "")
+                       + "; PRAGMA user_version = 1;")
+    conn.close()
+    rid = "550e8400-e29b-41d4-a716-446655440000"
+    history.record_run(load_settings(), rid, estimated_ms=90000)
+    assert history.estimates([rid]) == {rid: 90.0}

@@ -32,3 +32,14 @@ def test_create_after_an_ambiguous_failure_is_recorded_unconfirmed(api):
     assert spine("run", "create", "--prompt", "Costly run").exit_code == 8
     rows = json.loads(spine("run", "list", "--json", "--status", "unconfirmed").stdout)
     assert len(rows) == 1 and rows[0]["unconfirmed"] is True
+
+
+def test_wait_uses_the_estimate_recorded_at_create(api):
+    from spine_cli import history
+
+    run_id = spine("run", "create", "-q", "--prompt", "x [emulate:duration=300]").stdout.strip()
+    est = history.estimates([run_id])[run_id]
+    created = api.emulator.get_run(api.key, run_id)
+    assert 300 * 0.7 <= est <= 300 * 1.3
+    assert created["run_id"] == run_id
+    assert history.estimates(["00000000-0000-4000-8000-000000000000"]) == {}

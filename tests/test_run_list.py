@@ -65,7 +65,8 @@ def test_json_is_one_array_with_the_history_fields(isolated_env):
     assert rows[1]["status"] == "completed" and rows[1]["canvas_id"] == "c3"
     assert rows[0]["unconfirmed"] is True
     assert set(rows[1]) == {"run_id", "status", "canvas_id", "profile", "base_url", "prompt",
-                            "template", "blocks", "files", "created_at", "updated_at", "unconfirmed"}
+                            "template", "blocks", "files", "created_at", "updated_at", "unconfirmed",
+                            "estimated_duration_ms"}
     assert json.loads(ok("--json", "run", "list", "--status", "partial").stdout) == []
 
 

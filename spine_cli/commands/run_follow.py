@@ -92,12 +92,13 @@ def run_wait(
 
         spine run create -q --prompt "Draft a memo" | xargs spine run wait --json
     """
+    from spine_cli import history
     from spine_cli.follow import FollowRequest, follow, wait_options
 
     state, settings, run_ids, client = _context(ctx, json_, quiet, runs)
     opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
                         max_outage=max_outage, partial_ok=partial_ok)
-    req = FollowRequest(run_ids, opts, download=download)
+    req = FollowRequest(run_ids, opts, download=download, estimates=history.estimates(run_ids))
     with client:
         code = follow(state, settings, client, req)
     raise typer.Exit(code)
@@ -128,12 +129,14 @@ def run_watch(
 
         spine run watch "$RUN" --json | jq -c 'select(.event == "progress")'
     """
+    from spine_cli import history
     from spine_cli.follow import FollowRequest, follow, wait_options
 
     state, settings, (run_id,), client = _context(ctx, json_, quiet, [run])
     opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
                         max_outage=max_outage, partial_ok=partial_ok)
-    req = FollowRequest([run_id], opts, watch=True, download=download)
+    req = FollowRequest([run_id], opts, watch=True, download=download,
+                        estimates=history.estimates([run_id]))
     with client:
         code = follow(state, settings, client, req)
     raise typer.Exit(code)
