@@ -104,7 +104,9 @@ def root(
 def main() -> None:
     """Run the app (the `spine` entry point, spine_cli.entry, answers <Tab> before this)."""
     try:
-        app()
+        # A fixed program name: usage lines and Typer's completion variable
+        # (_SPINE_COMPLETE) stay the same under `python -m spine_cli` or a wrapper.
+        app(prog_name="spine")
     except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. during import)
         sys.stderr.write("\nInterrupted.\n")
         sys.exit(130)
