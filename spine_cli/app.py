@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.cli import AppState, set_current_state
+from spine_cli.cli import AppState
 from spine_cli.commands import auth, canvas, config, emulator, run
 from spine_cli.errors import EXIT_CODE_TABLE
 from spine_cli.options import complete_profile
@@ -98,7 +98,6 @@ def root(
     state = AppState(profile=profile, base_url=base_url, json=json_, quiet=quiet,
                      verbose=verbose, no_color=no_color, ci=ci.value)
     ctx.obj = state
-    set_current_state(state)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import typer
@@ -33,25 +33,14 @@ class AppState:
     verbose: int = 0
     no_color: bool = False
     ci: str = "auto"  # --ci: auto | github | none
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
-def get_state(ctx: typer.Context | None = None) -> AppState:
-    """The AppState of the running invocation (a default one outside a CLI run)."""
-    if ctx is None:
-        return _CURRENT.get("state") or AppState()
+def get_state(ctx: typer.Context) -> AppState:
+    """The AppState of the running invocation (set by the root callback)."""
     root = ctx.find_root()
     if not isinstance(root.obj, AppState):
         root.obj = AppState()
     return root.obj
-
-
-# The state of the current invocation, for code paths without a Context.
-_CURRENT: dict[str, AppState | None] = {"state": None}
-
-
-def set_current_state(state: AppState) -> None:
-    _CURRENT["state"] = state
 
 
 def apply_local_flags(ctx: typer.Context, json_: bool = False, quiet: bool = False) -> AppState:

@@ -17,7 +17,7 @@ from spine_cli.errors import ExitCode, worst
 from spine_cli.models import Run
 from spine_cli.output import Output, make_output
 from spine_cli.polling import Tracked, WaitOptions, Waiter
-from spine_cli.progress import JsonEventReporter, make_reporter, short
+from spine_cli.progress import JsonEventReporter, make_reporter
 from spine_cli.render import format_duration, render_run, render_summary, status_line
 from spine_cli.settings import Settings
 
@@ -28,7 +28,7 @@ DEFAULT_MAX_OUTAGE = 600.0
 def wait_options(settings: Settings, *, timeout: float | None, poll_interval: float | None,
                  max_outage: float | None, partial_ok: bool) -> WaitOptions:
     """Flags first, then the profile's defaults (timeout, poll_interval, max_outage)."""
-    from spine_cli.options import parse_duration
+    from spine_cli.settings import parse_duration
 
     def profile(key: str) -> float | None:
         value = settings.value(key)
@@ -165,5 +165,3 @@ def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 
-
-__all__ = ["FollowRequest", "follow", "short"]

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.models import BLOCK_TYPES, TEMPLATES
-
-_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `15m`, `2h`, `1h30m` → seconds. Raises ValueError."""
-    value = text.strip().lower()
-    if not value:
-        raise ValueError("empty duration")
-    try:
-        seconds = float(value)
-    except ValueError:
-        match = _DURATION_RE.match(value)
-        if not match or not any(match.groups()):
-            raise ValueError(f"invalid duration {text!r} (use e.g. 90, 90s, 15m, 2h, 1h30m)")
-        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {text!r}")
-    return seconds
-
+from spine_cli.settings import parse_duration
 
 def _duration_callback(value: Optional[str]) -> Optional[float]:
     if value is None:

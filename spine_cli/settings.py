@@ -34,7 +34,7 @@ DEFAULT_BASE_URL = "https://api.getspine.ai"
 DEFAULT_PROFILE = "default"
 KEY_PREFIX = "sk_spine_"
 TEMPLATES = ("app", "auto", "deep_research", "excel", "landing_page", "memo", "report", "slides")
-_DURATION_RE = re.compile(r"^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -115,9 +115,31 @@ def check_seconds(value: Any) -> float | int:
 def check_duration(value: Any) -> str | int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    if isinstance(value, str) and _DURATION_RE.match(value.strip()):
-        return value.strip()
+    if isinstance(value, str):
+        try:
+            parse_duration(value)
+            return value.strip()
+        except ValueError:
+            pass
     raise ValueError("expected a duration such as 90, 90s, 15m, 2h or 1h30m")
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `2h`, `1h30m` → seconds. Raises ValueError."""
+    value = text.strip().lower()
+    if not value:
+        raise ValueError("empty duration")
+    try:
+        seconds = float(value)
+    except ValueError:
+        match = _DURATION_RE.match(value)
+        if not match or not any(match.groups()):
+            raise ValueError(f"invalid duration {text!r} (use e.g. 90, 90s, 15m, 2h, 1h30m)")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {text!r}")
+    return seconds
 
 
 def check_path(value: Any) -> str:

@@ -152,3 +152,17 @@ def test_nothing_is_read_at_import_and_version_stays_light(isolated_env):
     version = subprocess.run([sys.executable, "-m", "spine_cli", "--version"], capture_output=True,
                              text=True, env=env, timeout=30)
     assert version.returncode == 0 and version.stdout.startswith("spine ")
+
+
+def test_config_and_flags_share_one_duration_grammar():
+    from spine_cli.settings import check_duration, parse_duration
+
+    assert parse_duration("1h30m") == 5400 and parse_duration("90") == 90
+    assert parse_duration("1.5m") == 90
+    assert check_duration("1h30m") == "1h30m"
+    for bad in ("soon", "0", "", "5x"):
+        try:
+            check_duration(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
