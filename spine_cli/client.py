@@ -108,7 +108,6 @@ class SpineClient:
         self._log = log
         self._sleep = sleep
         self.policy = policy
-        self.request_count = 0
         self._http = httpx.Client(
             transport=transport,
             timeout=timeout,
@@ -128,7 +127,6 @@ class SpineClient:
         request.extensions["spine_t0"] = time.monotonic()
 
     def _log_response(self, response: httpx.Response) -> None:
-        self.request_count += 1
         if not self._log:
             return
         req = response.request
@@ -214,8 +212,8 @@ class SpineClient:
             for r in readers:
                 r.close()
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
-        return self.request_json("GET", f"/run/{run_id}")
+    def get_run(self, run_id: str, max_retries: int | None = None) -> dict[str, Any]:
+        return self.request_json("GET", f"/run/{run_id}", max_retries=max_retries)
 
     def get_dag(self, canvas_id: str) -> dict[str, Any]:
         return self.request_json("GET", f"/canvas/{canvas_id}/dag")

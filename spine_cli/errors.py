@@ -74,8 +74,7 @@ EXIT_CODE_TABLE: list[tuple[int, str]] = [
 
 def worst(codes: list[int]) -> int:
     """The most severe of several exit codes (0 when empty)."""
-    known = [c for c in codes]
-    if not known:
+    if not codes:
         return 0
 
     def rank(code: int) -> int:
@@ -84,7 +83,7 @@ def worst(codes: list[int]) -> int:
         except ValueError:
             return len(_SEVERITY)
 
-    return max(known, key=rank)
+    return max(codes, key=rank)
 
 
 def exit_code_for_status(status: str, partial_ok: bool = False) -> int:

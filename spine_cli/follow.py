@@ -59,7 +59,8 @@ def follow(state: AppState, settings: Settings, client: Any, req: FollowRequest)
     tracked = [Tracked(rid, estimated=estimates.get(rid)) for rid in req.run_ids]
 
     def fetch(run_id: str) -> dict:
-        data = client.request_json("GET", f"/run/{run_id}", max_retries=0)
+        # No inner retries: the wait loop retries, reports and keeps the outage budget.
+        data = client.get_run(run_id, max_retries=0)
         history.observe_run(settings, data)
         return data
 
@@ -71,10 +72,16 @@ def follow(state: AppState, settings: Settings, client: Any, req: FollowRequest)
     except KeyboardInterrupt:
         _interrupted(tracked)
         return int(ExitCode.INTERRUPTED)
-    codes = [_conclude(output, settings, client, t, req) for t in tracked]
-    _print_results(output, tracked, req)
-    _ci_report(state, tracked, req)
-    return worst(codes)
+    paths: list[Path] = []
+    for t in tracked:
+        # The run's final code includes its download: the CI report and the exit agree.
+        t.exit_code, saved = _conclude(output, client, t, req)
+        paths.extend(saved)
+    _print_results(output, tracked, req, paths)
+    from spine_cli import ci
+
+    ci.report_runs(state, tracked, download=req.download)
+    return worst([t.exit_code for t in tracked if t.exit_code is not None])
 
 
 def _interrupted(tracked: list[Tracked]) -> None:
@@ -88,9 +95,9 @@ def _interrupted(tracked: list[Tracked]) -> None:
     sys.stderr.flush()
 
 
-def _conclude(output: Output, settings: Settings, client: Any, t: Tracked,
-              req: FollowRequest) -> int:
-    """Messages on stderr and downloads for one run; its exit code."""
+def _conclude(output: Output, client: Any, t: Tracked,
+              req: FollowRequest) -> tuple[int, list[Path]]:
+    """Messages on stderr and downloads for one run; its exit code and saved paths."""
     code = t.exit_code if t.exit_code is not None else int(ExitCode.INTERNAL)
     rid = t.run_id
     if code == ExitCode.TIMEOUT:
@@ -108,11 +115,13 @@ def _conclude(output: Output, settings: Settings, client: Any, t: Tracked,
     elif t.status == "partial" and code:
         _err(f"Run {rid} ended partial: some blocks failed (exit 5; --partial-ok makes it 0).")
     if req.download and t.status in ("completed", "partial"):
-        code = worst([code, _download(output, client, t, req)])
-    return code
+        download_code, saved = _download(output, client, t, req)
+        return worst([code, download_code]), saved
+    return code, []
 
 
-def _download(output: Output, client: Any, t: Tracked, req: FollowRequest) -> int:
+def _download(output: Output, client: Any, t: Tracked,
+              req: FollowRequest) -> tuple[int, list[Path]]:
     from spine_cli.downloads import download_run
 
     dest = Path(req.download or ".")
@@ -120,17 +129,16 @@ def _download(output: Output, client: Any, t: Tracked, req: FollowRequest) -> in
         dest = dest / f"spine-{t.run_id}"
     report = download_run(t.data or {}, dest, refresh=lambda: client.get_run(t.run_id),
                           output=output)
-    t.download_paths = report.paths  # type: ignore[attr-defined]
     error = report.error()
     if error is not None:
         from spine_cli.cli import print_error
 
         print_error(error)
-    return report.exit_code
+    return report.exit_code, list(report.paths)
 
 
-def _print_results(output: Output, tracked: list[Tracked], req: FollowRequest) -> None:
-    paths = [p for t in tracked for p in getattr(t, "download_paths", [])]
+def _print_results(output: Output, tracked: list[Tracked], req: FollowRequest,
+                   paths: list[Path]) -> None:
     if req.watch and output.json:
         for t in tracked:
             JsonEventReporter.emit({"event": "result", "run_id": t.run_id, "exit_code": t.exit_code,
@@ -149,16 +157,6 @@ def _print_results(output: Output, tracked: list[Tracked], req: FollowRequest) -
                                      t.exit_code or 0) for t in tracked])
     for p in paths:
         output.data(str(p))
-
-
-def _ci_report(state: AppState, tracked: list[Tracked], req: FollowRequest) -> None:
-    try:
-        from spine_cli import ci
-    except ImportError:
-        return
-    report = getattr(ci, "report_runs", None)
-    if report:
-        report(state, tracked, download=req.download)
 
 
 def _err(text: str) -> None:

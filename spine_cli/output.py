@@ -82,10 +82,6 @@ class Output:
         return self.state.quiet and not self.state.json
 
     @property
-    def human(self) -> bool:
-        return not self.state.json and not self.state.quiet
-
-    @property
     def rich_stdout(self) -> bool:
         """Render rich (Markdown, tables) on stdout only to a terminal."""
         return _isatty(sys.stdout) and os.environ.get("TERM") != "dumb"
@@ -104,7 +100,7 @@ class Output:
         sys.stdout.flush()
 
     def info(self, text: str) -> None:
-        """A plain message on stderr (suppressed by -q and --json? no: hints stay)."""
+        """A hint on stderr (silenced by -q; kept with --json, whose data is on stdout)."""
         if self.state.quiet:
             return
         sys.stderr.write(text + "\n")

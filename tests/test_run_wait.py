@@ -197,3 +197,19 @@ def test_watch_off_a_terminal_prints_plain_lines(api):
     assert out.exit_code == 0, out
     assert "\r" not in out.stderr and "\x1b" not in out.stderr
     assert f"run {run_id[:8]}: completed" in out.stderr
+
+
+def test_wait_download_failure_is_exit_7_and_reported_to_github_as_7(api, tmp_path, monkeypatch):
+    run_id = finished_run(api)
+    (art,) = api.emulator.get_run(api.key, run_id)["result"]["artifacts"]
+    api.emulator.fault("status", "GET", f"/_artifacts/{run_id}/{art['id']}/*", count=50,
+                       status=503, retry_after=0)
+    gh_out = tmp_path / "gh_output"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(gh_out))
+    out = spine("run", "wait", run_id, "--download", str(tmp_path / "dl"))
+    assert out.exit_code == 7, out
+    assert art["name"] in out.stderr
+    import re
+
+    assert re.search(r"^exit_code<<(\S+)\n7\n\1$", gh_out.read_text(), re.M), gh_out.read_text()
