@@ -21,7 +21,6 @@ Values offered (besides Typer's own choices, e.g. `--ci`, `run list --status`):
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -93,24 +92,15 @@ def _history_rows(profile: str | None, base_url: str | None) -> list[dict[str, A
     return history.list_runs(scope, limit=RUN_CANDIDATES, all_profiles=scope is None)
 
 
-class _Scope:
-    def __init__(self, profile: str, base_url: str) -> None:
-        self.profile, self.base_url = profile, base_url
-
-
-def _scope(profile: str | None, base_url: str | None) -> _Scope | None:
-    """The profile and base URL `resolve_run_ref` will use (None: all of them)."""
-    from spine_cli import settings as s
+def _scope(profile: str | None, base_url: str | None) -> Any:
+    """The settings `resolve_run_ref` will use (None, for all profiles, when config is unreadable)."""
+    from spine_cli.settings import load_settings
 
     try:
-        cfg = s.load_config()
+        # A profile missing from config.toml still scopes the history (it may hold its runs).
+        return load_settings(profile, base_url, allow_new_profile=True)
     except Exception:
         return None
-    name, _ = s.resolve_profile(profile, cfg)
-    pvals = cfg.get("profiles", {}).get(name, {}) or {}
-    url = base_url or os.environ.get("SPINE_BASE_URL") or pvals.get("base_url") \
-        or s.DEFAULT_BASE_URL
-    return _Scope(name, str(url))
 
 
 def _describe(row: dict[str, Any]) -> str:

@@ -257,6 +257,16 @@ def test_run_ids_are_those_of_the_active_profile(profiles, capsys):
     assert values("bash", "spine --profile local run get ", capsys) == [there]
 
 
+def test_run_ids_follow_the_base_url_as_run_commands_resolve_it(profiles, monkeypatch, capsys):
+    monkeypatch.setenv("SPINE_BASE_URL", "http://127.0.0.1:9999/")
+    env_run = record("run against the env base URL")
+    assert values("bash", "spine run get ", capsys) == [env_run]
+    assert values("bash", "spine --base-url http://127.0.0.1:9999/v1 run get ", capsys) == [env_run]
+    assert values("bash", "spine --base-url http://127.0.0.1:8787 run get ", capsys) == []
+    monkeypatch.delenv("SPINE_BASE_URL")
+    assert values("bash", "spine run get ", capsys) == []
+
+
 def test_completing_creates_no_history_and_prints_no_warning(isolated_env, capsys):
     code, out = fast("bash", "spine run wait ", capsys)
     assert code == 0 and out == "\n"
