@@ -240,14 +240,17 @@ def resolve_profile(profile_flag: str | None, cfg: dict[str, Any]) -> tuple[str,
 
 
 def load_settings(profile_flag: str | None = None, base_url_flag: str | None = None,
-                  *, allow_new_profile: bool = False) -> Settings:
+                  *, allow_new_profile: bool = False,
+                  cfg: dict[str, Any] | None = None) -> Settings:
     """Resolve every setting with its source.
 
     `allow_new_profile` is for commands that create a profile (`auth login`,
     `config set`): an explicit profile missing from the file is then empty
-    rather than an error.
+    rather than an error. `cfg` is a `load_config()` result the caller
+    already holds, so config.toml is read once per command.
     """
-    cfg = load_config()
+    if cfg is None:
+        cfg = load_config()
     profile, profile_source = resolve_profile(profile_flag, cfg)
     sources = {"profile": profile_source}
     profiles = cfg.get("profiles", {})

@@ -122,3 +122,15 @@ def test_unchanged_file_keeps_its_comments(isolated_env):
     path.write_text("# mine\n" + path.read_text())
     ok("config", "unset", "base_url")  # not set: nothing to write
     assert path.read_text().startswith("# mine\n")
+
+
+def test_list_and_get_read_the_config_file_once(isolated_env, monkeypatch):
+    from spine_cli import config_file
+
+    ok("config", "set", "template", "report")
+    reads = []
+    real = config_file.read_config
+    monkeypatch.setattr(config_file, "read_config", lambda path: reads.append(path) or real(path))
+    ok("config", "list")
+    ok("config", "get", "template")
+    assert len(reads) == 2

@@ -40,12 +40,12 @@ def _check_key(key: str) -> None:
                          hint="Known settings: " + ", ".join(_known_keys()) + ".")
 
 
-def _effective(profile: str | None, state: AppState) -> tuple[Any, dict[str, Any], dict[str, str]]:
+def _effective(profile: str | None, state: AppState,
+               cfg: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, str]]:
     """(settings, values, origins) with the key masked."""
-    from spine_cli.settings import config_path, load_config, load_settings, mask_key
+    from spine_cli.settings import config_path, load_settings, mask_key
 
-    settings = load_settings(profile or state.profile, state.base_url)
-    cfg = load_config()
+    settings = load_settings(profile or state.profile, state.base_url, cfg=cfg)
     values: dict[str, Any] = {"profile": settings.profile}
     origins = {"profile": settings.sources["profile"]}
     if "default_profile" in cfg:
@@ -83,8 +83,9 @@ def config_list(
     from spine_cli.settings import load_config
 
     state = apply_local_flags(ctx, json_, False)
-    _, values, origins = _effective(profile, state)
-    profiles = sorted(load_config().get("profiles", {}))
+    cfg = load_config()
+    _, values, origins = _effective(profile, state, cfg)
+    profiles = sorted(cfg.get("profiles", {}))
     out = make_output(state)
     if state.json:
         out.emit_json({"profile": values["profile"], "profiles": profiles,
@@ -113,10 +114,11 @@ def config_get(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None, json
         spine --profile staging config get template
     """
     from spine_cli.output import make_output
+    from spine_cli.settings import load_config
 
     state = apply_local_flags(ctx, json_, False)
     _check_key(key)
-    settings, values, origins = _effective(profile, state)
+    settings, values, origins = _effective(profile, state, load_config())
     if values.get(key) is None:
         raise ConfigError(f"{key} is not set for profile '{settings.profile}'.",
                           hint=_set_hint(key))
