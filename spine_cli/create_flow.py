@@ -7,7 +7,6 @@ types, files), so a bad input costs no request and no credits.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,8 +101,6 @@ def check_file(path: str) -> Path:
         raise UsageError(f"File not found: {path}")
     if p.is_dir():
         raise UsageError(f"{path} is a directory; attach files one by one with --file.")
-    if not os.access(p, os.R_OK):
-        raise UsageError(f"File {path} is not readable.")
     if p.suffix.lower() not in UPLOAD_EXTENSIONS:
         raise UsageError(f"File {path}: type {p.suffix or '(none)'!s} is not supported. "
                          f"Supported: {' '.join(e.lstrip('.') for e in UPLOAD_EXTENSIONS)}.")

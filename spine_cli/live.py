@@ -42,7 +42,10 @@ class LiveReporter(NullReporter):
         self._tasks_at = 0.0
         self._note = Text("")
         self._live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
+
+    def __enter__(self) -> "LiveReporter":
         self._live.start()
+        return self
 
     def _render(self) -> Group:
         parts: list[Any] = [self._progress]
