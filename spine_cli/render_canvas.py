@@ -4,17 +4,20 @@ Both are first turned into a small tree of `Node`s, then drawn either as a rich
 `Tree` (stdout is a terminal) or as plain indented text (piped: no colour, no
 box-drawing, one line per node, greppable). Every string from the server goes
 through `textsafe.sanitize` and into rich `Text` objects, never into markup.
+Rich is imported only by the rich renderers, so --json, -q and piped output
+never pay for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
-
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING, Any, Iterable
 
 from spine_cli.textsafe import sanitize
+
+if TYPE_CHECKING:
+    from rich.text import Text
+    from rich.tree import Tree
 
 EXCERPT = 160
 _MARKS = {"completed": ("✓", "green"), "running": ("●", "yellow"), "error": ("✗", "red"),
@@ -113,6 +116,8 @@ def plain_lines(nodes: Iterable[Node], depth: int = 0, ids: bool = False) -> lis
 
 # -- rich ----------------------------------------------------------------------
 def label(node: Node, ids: bool = False) -> Text:
+    from rich.text import Text
+
     mark, style = _MARKS.get(node.status, ("?", "magenta"))
     text = Text.assemble((f"{mark} ", style), (node.status or "unknown", style), "  ",
                          (node.kind or "?", "cyan"), "  ", (node.name or "(unnamed)", "bold"))
@@ -132,6 +137,9 @@ def add_nodes(tree: Tree, nodes: Iterable[Node], ids: bool = False) -> Tree:
 
 
 def dag_tree(dag: dict[str, Any], nodes: list[Node]) -> Tree:
+    from rich.text import Text
+    from rich.tree import Tree
+
     title = Text.assemble(("Canvas ", "bold"), (clean(dag.get("canvas_name")) or "(unnamed)",
                                                  "bold"), (f"  {clean(dag.get('canvas_id'))}", "dim"))
     return add_nodes(Tree(title, guide_style="dim"), nodes)
@@ -139,6 +147,9 @@ def dag_tree(dag: dict[str, Any], nodes: list[Node]) -> Tree:
 
 def tasks_trees(sections: list[tuple[str, list[Node]]]) -> list[Tree]:
     """One tree per section; an untitled section (one task) is drawn from its root."""
+    from rich.text import Text
+    from rich.tree import Tree
+
     trees = []
     for title, roots in sections:
         if not title:

@@ -84,3 +84,15 @@ def test_rich_task_trees_distinguish_completed_and_not_completed():
     assert completed.guide_style != pending.guide_style
     text = render(pending)
     assert "Not completed" in text and "✗" in text and "t4" in text
+
+
+def test_plain_listings_do_not_import_rich():
+    import subprocess
+    import sys
+
+    code = ("import sys; from spine_cli import render_canvas as rc\n"
+            f"rc.plain_dag({DAG!r}, rc.dag_nodes({DAG!r}))\n"
+            f"rc.plain_tasks(rc.task_sections({TASKS!r}))\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
