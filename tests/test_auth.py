@@ -103,6 +103,17 @@ def test_logout_removes_only_the_key(isolated_env, monkeypatch):
     assert "SPINE_API_KEY is set" in spine("auth", "logout").stderr
 
 
+def test_logout_removes_a_key_the_validator_rejects(isolated_env):
+    path = isolated_env["config_dir"] / "config.toml"
+    path.parent.mkdir(mode=0o700)
+    path.write_text('default_profile = "work"\n[profiles.work]\napi_key = "not-a-key"\n')
+    path.chmod(0o600)
+    assert spine("auth", "status", "--no-verify").exit_code == 4  # the file is invalid...
+    result = spine("auth", "logout")  # ...but logout still takes the bad key out
+    assert result.exit_code == 0 and "profile 'work'" in result.stderr
+    assert stored(isolated_env) == {"default_profile": "work", "profiles": {"work": {}}}
+
+
 def _read_until(fd: int, needle: bytes, timeout: float = 15) -> bytes:
     seen = b""
     deadline = time.monotonic() + timeout

@@ -236,19 +236,21 @@ def auth_logout(
 
         spine auth logout --profile staging
     """
-    from spine_cli.config_file import read_config, update_config
+    from spine_cli.config_file import update_config
     from spine_cli.settings import config_path, resolve_profile
 
     state = apply_local_flags(ctx, json_, quiet)
+
     # The raw file, not the validated one: logout must work to remove a bad key.
-    name, _ = resolve_profile(profile or state.profile, read_config(config_path()))
+    def mutate(cfg: dict[str, Any]) -> tuple[str, bool]:
+        name, _ = resolve_profile(profile or state.profile, cfg)
+        profiles = cfg.get("profiles")
+        table = profiles.get(name) if isinstance(profiles, dict) else None
+        return name, isinstance(table, dict) and table.pop("api_key", None) is not None
 
-    def mutate(cfg: dict[str, Any]) -> bool:
-        table = cfg.get("profiles", {}).get(name)
-        return isinstance(table, dict) and table.pop("api_key", None) is not None
-
-    removed = config_path().exists() and update_config(config_path(), mutate)
-    message = (f"Removed the stored key of profile '{name}' from {config_path()}." if removed
+    path = config_path()
+    name, removed = update_config(path, mutate) if path.exists() else mutate({})
+    message = (f"Removed the stored key of profile '{name}' from {path}." if removed
                else f"No key is stored for profile '{name}'; nothing to do.")
     _emit(state, {"profile": name, "removed": bool(removed)}, message)
     _note_env_override(state)
