@@ -209,10 +209,10 @@ def _read_text(path: Path) -> str | None:
 @dataclass
 class Settings:
     profile: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # a repr ends up in logs and bug reports
     base_url: str
     sources: dict[str, str] = field(default_factory=dict)
-    profile_values: dict[str, Any] = field(default_factory=dict)
+    profile_values: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold the key
 
     def require_key(self) -> str:
         if not self.api_key:

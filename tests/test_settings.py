@@ -166,3 +166,10 @@ def test_config_and_flags_share_one_duration_grammar():
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+def test_the_key_stays_out_of_the_settings_repr(isolated_env, monkeypatch):
+    write_config(isolated_env, f'[profiles.default]\napi_key = "{KEY_FILE}"\n')
+    assert KEY_FILE not in repr(load_settings())
+    monkeypatch.setenv("SPINE_API_KEY", KEY_ENV)
+    assert KEY_ENV not in repr(load_settings()) and "profile='default'" in repr(load_settings())
