@@ -15,14 +15,13 @@ from typing import Any, Callable
 import httpx
 
 from spine_cli.output import Output
-from spine_cli.retry import RetryPolicy, backoff_delay, parse_retry_after
+from spine_cli.retry import RETRY_STATUSES, RetryPolicy, backoff_delay, parse_retry_after
 from spine_cli.textsafe import sanitize
 
 CHUNK = 64 * 1024
 EXPIRED_STATUSES = frozenset({403, 410})
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-# Never sleep longer than this between attempts, whatever Retry-After says.
-MAX_PAUSE = 30.0
+# The API client's retryable statuses, plus 408, which storage hosts send for a slow body.
+TRANSIENT_STATUSES = RETRY_STATUSES | {408}
 
 
 class Transient(Exception):
@@ -56,7 +55,9 @@ class Fetcher:
             except Transient as exc:
                 reason = str(exc)
                 if attempt < self.policy.max_retries:
-                    self.sleep(min(backoff_delay(attempt, self.policy, exc.retry_after), MAX_PAUSE))
+                    # policy.max_delay caps Retry-After too: a download never stalls for long.
+                    delay = backoff_delay(attempt, self.policy, exc.retry_after)
+                    self.sleep(min(delay, self.policy.max_delay))
         raise Failed(f"{reason} (after {self.policy.max_retries + 1} attempts)")
 
     def _stream(self, url: str, part: Path, task: Any, expected: int | None) -> tuple[int, str]:

@@ -177,6 +177,15 @@ def test_transient_failures_are_retried_with_backoff(tmp_path):
     assert len(sleeps) == 2 and sleeps[1] == 2.0
 
 
+def test_a_long_retry_after_is_capped_at_30_seconds_and_408_is_transient(tmp_path):
+    bodies = {0: b"payload"}
+    files = Files(bodies)
+    files.script[0] = [httpx.Response(429, headers={"Retry-After": "600"}), httpx.Response(408)]
+    report, sleeps = run_engine(tmp_path, make_run(artifact(0, "a.docx", bodies[0])), files)
+    assert report.exit_code == 0 and len(files.log) == 3
+    assert sleeps[0] == 30.0 and len(sleeps) == 2
+
+
 def test_persistent_failure_gives_up_and_names_the_artifact(tmp_path):
     bodies = {0: b"payload", 1: b"ok"}
     files = Files(bodies)
