@@ -62,6 +62,15 @@ def report_runs(state: Any, tracked: Iterable[Any], download: str | None = None)
         _annotate(t)
 
 
+def download_dirs(download: str | None, run_ids: list[str]) -> list[str | None]:
+    """Where `--download DIR` put each run: DIR itself for one run, DIR/spine-<id> for several."""
+    if not download:
+        return [None] * len(run_ids)
+    if len(run_ids) == 1:
+        return [download]
+    return [os.path.join(download, f"spine-{rid}") for rid in run_ids]
+
+
 # --- step outputs -----------------------------------------------------------
 
 def _canvas_url(data: dict[str, Any]) -> str:
@@ -82,9 +91,7 @@ def _outputs(datas: list[dict[str, Any]], codes: list[int | None],
     if any(c is not None for c in codes):
         out["exit_code"] = col(codes)
     if download:
-        dirs = [download] if len(datas) == 1 else [
-            os.path.join(download, f"spine-{d.get('run_id')}") for d in datas]
-        out["download_dir"] = col(dirs)
+        out["download_dir"] = col(download_dirs(download, [str(d.get("run_id")) for d in datas]))
     if len(datas) > 1:
         out["runs"] = json.dumps([
             {"run_id": d.get("run_id"), "status": d.get("status"),
@@ -122,10 +129,8 @@ _ICON = {"completed": "✅", "partial": "⚠️", "failed": "❌", "running": "�
 
 
 def summary_markdown(tracked: list[Any], download: str | None = None) -> str:
-    parts = [_run_summary(t, download if len(tracked) == 1 else
-                          (os.path.join(download, f"spine-{t.run_id}") if download else None))
-             for t in tracked]
-    return "\n".join(parts)
+    dirs = download_dirs(download, [t.run_id for t in tracked])
+    return "\n".join(_run_summary(t, d) for t, d in zip(tracked, dirs))
 
 
 def _run_summary(t: Any, download_dir: str | None) -> str:
