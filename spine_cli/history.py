@@ -2,10 +2,11 @@
 
 INTERFACE (the run commands call these):
 
-    record_run(settings, run_id, *, canvas_id=None, prompt="", template=None,
-               blocks=None, files=(), status="running", unconfirmed=False) -> None
+    record_run(settings, run_id, *, canvas_id=None, prompt="", template=None, blocks=None,
+               files=(), status="running", unconfirmed=False, estimated_ms=None) -> None
     record_unconfirmed(settings, *, prompt="", template=None, blocks=None, files=()) -> None
     observe_run(settings, run: dict) -> None      # update from any GET /v1/run data
+    estimates(run_ids) -> dict[str, float]        # seconds the API estimated at creation
     resolve_run_ref(ref: str, settings) -> str    # full id, unique prefix, @last, @last~N
     list_runs(settings, *, limit=20, status=None, all_profiles=False) -> list[dict]
 
@@ -36,8 +37,6 @@ from spine_cli.errors import UsageError
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PREFIX_RE = re.compile(r"^[0-9a-fA-F][0-9a-fA-F-]{0,35}$")
 _LAST_RE = re.compile(r"^@last(?:~(\d+))?$")
-TERMINAL = ("completed", "partial", "failed")
-STATUSES = ("running", *TERMINAL, "unconfirmed")
 PROMPT_EXCERPT = 200
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = 2
@@ -200,10 +199,9 @@ def record_unconfirmed(settings: Any, *, prompt: str = "", template: str | None 
 
 def observe_run(settings: Any, run: dict[str, Any]) -> None:
     """Update the recorded status/canvas of a run from a GET /v1/run answer."""
-    run_id = run.get("run_id") if isinstance(run, dict) else None
-    status = run.get("status") if isinstance(run, dict) else None
-    if not run_id or not isinstance(status, str):
+    if not isinstance(run, dict) or not run.get("run_id") or not isinstance(run.get("status"), str):
         return
+    run_id, status = run["run_id"], run["status"]
     sql = ("UPDATE runs SET status = ?, canvas_id = COALESCE(?, canvas_id), unconfirmed = 0,"
            " updated_at = ? WHERE run_id = ? AND (status != ? OR canvas_id IS NOT ?"
            " OR unconfirmed != 0)")
@@ -276,6 +274,18 @@ def resolve_run_ref(ref: str, settings: Any) -> str:
     )
 
 
+def _lookup(settings: Any, what: str, condition: str, params: list[Any], page: str) -> list[Any]:
+    """Rows of the current scope, newest first; UsageError when the history is unusable."""
+    where, scope = _scope(settings, False)
+    sql = (f"SELECT run_id, status, created_at FROM runs WHERE {where} AND {condition}"
+           f" ORDER BY created_at DESC, id DESC {page}")
+    rows = _with_db(lambda conn: conn.execute(sql, [*scope, *params]).fetchall())
+    if rows is None:
+        raise UsageError(f"Cannot resolve {what}: the run history is unusable.",
+                         hint="Give the full run id.")
+    return rows
+
+
 def _where(settings: Any) -> str:
     from spine_cli.settings import canonical_base_url
 
@@ -283,13 +293,7 @@ def _where(settings: Any) -> str:
 
 
 def _nth_last(settings: Any, n: int, ref: str) -> str:
-    where, params = _scope(settings, False)
-    sql = (f"SELECT run_id FROM runs WHERE {where} AND run_id IS NOT NULL"
-           f" ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {n}")
-    rows = _with_db(lambda conn: conn.execute(sql, params).fetchall(), default=None)
-    if rows is None:
-        raise UsageError(f"Cannot resolve {ref}: the run history is unusable.",
-                         hint="Give the full run id.")
+    rows = _lookup(settings, ref, "run_id IS NOT NULL", [], f"LIMIT 1 OFFSET {n}")
     if not rows:
         count = "no runs" if n == 0 else f"fewer than {n + 1} runs"
         raise UsageError(f"Cannot resolve {ref}: the local history has {count} for "
@@ -298,14 +302,8 @@ def _nth_last(settings: Any, n: int, ref: str) -> str:
 
 
 def _by_prefix(settings: Any, prefix: str) -> str:
-    where, params = _scope(settings, False)
     # LIKE treats _ and % as wildcards; the prefix regex admits neither.
-    sql = (f"SELECT run_id, status, created_at, prompt FROM runs WHERE {where}"
-           " AND run_id LIKE ? ORDER BY created_at DESC, id DESC LIMIT 11")
-    rows = _with_db(lambda conn: conn.execute(sql, [*params, prefix + "%"]).fetchall(), default=None)
-    if rows is None:
-        raise UsageError(f"Cannot resolve the prefix {prefix!r}: the run history is unusable.",
-                         hint="Give the full run id.")
+    rows = _lookup(settings, f"the prefix {prefix!r}", "run_id LIKE ?", [prefix + "%"], "LIMIT 11")
     if not rows:
         raise UsageError(f"No run in the local history for {_where(settings)} starts with "
                          f"{prefix!r}.", hint="See `spine run list`, or give the full run id.")

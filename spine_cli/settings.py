@@ -223,10 +223,6 @@ class Settings:
         """A profile default such as `template` (None/default when unset)."""
         return self.profile_values.get(key, default)
 
-    @property
-    def history_base_url(self) -> str:
-        return canonical_base_url(self.base_url)
-
 
 def resolve_profile(profile_flag: str | None, cfg: dict[str, Any]) -> tuple[str, str]:
     """The active profile name and where it came from."""
