@@ -147,3 +147,17 @@ def test_an_office_suite_reads_the_files(tmp_path):
     assert "second line" in (tmp_path / "a.csv").read_text()
     slides = zipfile.ZipFile(tmp_path / "a.odp").read("content.xml").decode()
     assert slides.count("Deck title") == 2 and "second line" in slides
+
+
+def test_a_finished_file_block_downloads_while_the_run_goes_on(api):
+    emu = api.emulator
+    run = emu.create_run(api.key, "Report [emulate:duration=100]", template="report")
+    emu.advance(85)  # the document block ends at ~80 s, the text block at 100 s
+    data = emu.get_run(api.key, run["run_id"])
+    assert data["status"] == "running"
+    dag = emu.v1("GET", f"/canvas/{data['canvas_id']}/dag", api.key).json()["data"]
+    [doc] = [n for n in dag["nodes"] if n["type"] == "document-block"]
+    assert doc["status"] == "completed"
+    response = httpx.get(doc["url"])
+    assert response.status_code == 200, response.text
+    check_ooxml(response.content, "docx")

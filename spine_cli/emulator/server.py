@@ -241,7 +241,7 @@ async def download(request: Request) -> Response:
     run = emu.store.get_run(run_id)
     plan = emu.plan(run) if run else None
     block = next((b for b in views.artifact_blocks(plan) if b.id == node_id), None) if plan else None
-    if block is None or views.run_status(plan, emu.now()) == "running":
+    if block is None or views.block_state(block, emu.now()) != "completed":
         return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
     emu.shelf.ensure(plan, block)
     return FileResponse(emu.shelf.path(plan, block), filename=artifact_name(plan, block),
