@@ -55,7 +55,8 @@ class FollowRequest:
 def follow(state: AppState, settings: Settings, client: Any, req: FollowRequest) -> int:
     """Wait for the runs, print their outcome, return the exit code."""
     output = make_output(state)
-    estimates = req.estimates or {}
+    # Runs created by this command bring their estimate; others may have one in the history.
+    estimates = req.estimates or history.estimates(req.run_ids)
     tracked = [Tracked(rid, estimated=estimates.get(rid)) for rid in req.run_ids]
 
     def fetch(run_id: str) -> dict:

@@ -40,7 +40,7 @@ def run_get(ctx: typer.Context, run: RunArg, json_: JsonOpt = False, quiet: Quie
 
     Examples:
 
-        spine run get 3f2a1b4c-...
+        spine run get 3f2a1b4c
 
         spine run get @last --json | jq .status
 
@@ -92,16 +92,9 @@ def run_wait(
 
         spine run create -q --prompt "Draft a memo" | xargs spine run wait --json
     """
-    from spine_cli import history
-    from spine_cli.follow import FollowRequest, follow, wait_options
-
-    state, settings, run_ids, client = _context(ctx, json_, quiet, runs)
-    opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
-                        max_outage=max_outage, partial_ok=partial_ok)
-    req = FollowRequest(run_ids, opts, download=download, estimates=history.estimates(run_ids))
-    with client:
-        code = follow(state, settings, client, req)
-    raise typer.Exit(code)
+    _follow(ctx, runs, watch=False, timeout=timeout, poll_interval=poll_interval,
+            max_outage=max_outage, partial_ok=partial_ok, download=download, json_=json_,
+            quiet=quiet)
 
 
 @command
@@ -129,16 +122,23 @@ def run_watch(
 
         spine run watch "$RUN" --json | jq -c 'select(.event == "progress")'
     """
-    from spine_cli import history
+    _follow(ctx, [run], watch=True, timeout=timeout, poll_interval=poll_interval,
+            max_outage=max_outage, partial_ok=partial_ok, download=download, json_=json_,
+            quiet=quiet)
+
+
+def _follow(ctx: typer.Context, refs: list[str], *, watch: bool, timeout: float | None,
+            poll_interval: float | None, max_outage: float | None, partial_ok: bool,
+            download: str | None, json_: bool, quiet: bool) -> None:
+    """The body of wait and watch: resolve, follow, exit with the outcome."""
     from spine_cli.follow import FollowRequest, follow, wait_options
 
-    state, settings, (run_id,), client = _context(ctx, json_, quiet, [run])
+    state, settings, run_ids, client = _context(ctx, json_, quiet, refs)
     opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
                         max_outage=max_outage, partial_ok=partial_ok)
-    req = FollowRequest([run_id], opts, watch=True, download=download,
-                        estimates=history.estimates([run_id]))
     with client:
-        code = follow(state, settings, client, req)
+        code = follow(state, settings, client,
+                      FollowRequest(run_ids, opts, watch=watch, download=download))
     raise typer.Exit(code)
 
 
