@@ -6,7 +6,6 @@ The Spine API has no list endpoint, so this reads `spine_cli.history`;
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -82,8 +81,10 @@ def _refresh(runs: list[dict[str, Any]], current: Any, state: AppState) -> int:
     from spine_cli import history
     from spine_cli.client import make_client
     from spine_cli.errors import MissingKeyError, NotFoundError
+    from spine_cli.output import make_output
     from spine_cli.settings import canonical_base_url, load_settings
 
+    warn = make_output(state).warn
     pending = [r for r in runs if r["run_id"] and r["status"] == "running"]
     groups: dict[tuple[str, str], list[str]] = {}
     for run in pending:
@@ -98,19 +99,15 @@ def _refresh(runs: list[dict[str, Any]], current: Any, state: AppState) -> int:
         except MissingKeyError:
             if settings is current:
                 raise  # asked to refresh the current profile's runs: that needs its key
-            _warn(f"no API key for profile '{profile}'; its runs were not refreshed.")
+            warn(f"no API key for profile '{profile}'; its runs were not refreshed.")
             continue
         with client:
             for run_id in run_ids:
                 try:
                     history.observe_run(settings, client.get_run(run_id))
                 except NotFoundError:
-                    _warn(f"the API no longer knows run {run_id} (profile '{profile}').")
+                    warn(f"the API no longer knows run {run_id} (profile '{profile}').")
     return len(pending)
-
-
-def _warn(text: str) -> None:
-    sys.stderr.write(f"Warning: {text}\n")
 
 
 def _render(runs: list[dict[str, Any]], state: AppState, settings: Any, all_profiles: bool) -> None:
