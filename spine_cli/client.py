@@ -12,7 +12,6 @@ can ever receive it.
 from __future__ import annotations
 
 import mimetypes
-import os
 import sys
 import time
 from pathlib import Path
@@ -273,7 +272,4 @@ def make_client(settings: Any, state: Any = None, **kwargs: Any) -> SpineClient:
     key = settings.require_key()
     log = _stderr_log if state is not None and getattr(state, "verbose", 0) else None
 
-    if os.environ.get("SPINE_HTTP_TIMEOUT"):
-        kwargs.setdefault("timeout", httpx.Timeout(float(os.environ["SPINE_HTTP_TIMEOUT"]),
-                                                   connect=10.0))
     return SpineClient(settings.base_url, key, log=log, **kwargs)
