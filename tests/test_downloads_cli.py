@@ -146,6 +146,20 @@ def test_run_download_default_dir_quiet_json_and_no_key_on_download_urls(api, tm
     assert manifest["artifacts"][0]["path"] in paths
 
 
+def test_run_download_defaults_to_the_profiles_download_dir(api, isolated_env, tmp_path):
+    run_id = finished_run(api, blocks=["document-block"])
+    cfg = isolated_env["config_dir"]
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "config.toml").write_text(
+        f'[profiles.default]\ndownload_dir = "{tmp_path / "reports"}"\n', encoding="utf-8")
+    (cfg / "config.toml").chmod(0o600)
+    result = spine("run", "download", run_id, "-q")
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "reports" / f"spine-{run_id}"
+    assert {Path(p).parent for p in result.stdout.splitlines()} == {out}
+    assert (out / "manifest.json").is_file()
+
+
 def test_expired_url_is_refreshed_from_the_run(api, tmp_path):
     run_id = finished_run(api, blocks=["document-block"])
     stale = get_run(api, run_id)

@@ -41,8 +41,7 @@ def _setup(ctx: typer.Context, json_: bool, quiet: bool, ref: str):  # type: ign
 
 
 def _default_dir(settings: Any, run_id: str) -> Path:
-    base = settings.value("download_dir") if hasattr(settings, "value") else None
-    return Path(base or ".").expanduser() / f"spine-{run_id}"
+    return Path(settings.value("download_dir") or ".").expanduser() / f"spine-{run_id}"
 
 
 @command
@@ -69,12 +68,13 @@ def run_download(ctx: typer.Context, run: RunArg, dest: DirOpt = None, types: Ty
     from spine_cli import history
     from spine_cli.downloads import download_run, emit_report
     from spine_cli.errors import ExitCode, WaitTimeoutError
+    from spine_cli.models import TERMINAL_STATUSES
 
     output, settings, run_id, client = _setup(ctx, json_, quiet, run)
     with client:
         data = client.get_run(run_id)
         history.observe_run(settings, data)
-        if data.get("status") not in ("completed", "partial", "failed"):
+        if data.get("status") not in TERMINAL_STATUSES:
             raise WaitTimeoutError(
                 f"Run {run_id} is still {data.get('status', 'running')}; nothing to download yet.",
                 hint=f"Wait for it and download: spine run wait {run_id} --download DIR")
