@@ -16,7 +16,7 @@ import typer
 from spine_cli.cli import AppState, apply_local_flags, command
 from spine_cli.errors import (AuthenticationError, ConfigError, MissingKeyError, NotFoundError,
                               SpineError, UsageError)
-from spine_cli.options import complete_profile
+from spine_cli.options import JsonOpt, complete_profile
 
 app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
 
@@ -27,7 +27,6 @@ PROBE_RUN_ID = "00000000-0000-4000-8000-000000000000"
 ProfileOpt = Annotated[Optional[str], typer.Option(
     "--profile", help="Profile to act on (overrides the global --profile and SPINE_PROFILE).",
     autocompletion=complete_profile)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
 NoVerifyOpt = Annotated[bool, typer.Option(
     "--no-verify", help="Do not ask the API whether it accepts the key.")]
