@@ -156,7 +156,7 @@ PROFILE_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "poll_interval": (check_seconds, "default --poll-interval, seconds"),
     "max_outage": (check_duration, "default --max-outage for waits"),
     "timeout": (check_duration, "default --timeout for waits"),
-    "download_dir": (check_path, "default --download directory"),
+    "download_dir": (check_path, "default -d directory for `run download`"),
 }
 
 
