@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from spine_cli.emulator import control, webhooks
 from spine_cli.emulator.artifacts import CONTENT_TYPES
-from spine_cli.emulator.shelf import artifact_name
+from spine_cli.emulator.shelf import Links, artifact_name
 from spine_cli.emulator.simulation import (
     BLOCK_TYPES, FILE_TYPES, TEMPLATES, DirectiveError, default_duration, parse_directives,
     seeded_rng,
@@ -77,18 +77,10 @@ def api_route(handler):
     return endpoint
 
 
-class _Links:
-    """Artifact sizes and fresh pre-signed URLs for one request."""
-
-    def __init__(self, request: Request) -> None:
-        self.emu = _emu(request)
-        self.base = str(request.base_url).rstrip("/")
-
-    def size(self, plan, block) -> int:
-        return self.emu.shelf.ensure(plan, block)
-
-    def url(self, plan, block) -> str:
-        return self.emu.shelf.url(self.base, plan, block, self.emu.now())
+def _links(request: Request) -> Links:
+    """Artifact sizes and fresh pre-signed URLs under the URL this request came to."""
+    emu = _emu(request)
+    return Links(emu.shelf, str(request.base_url).rstrip("/"), emu.now())
 
 
 def _validate_template(fields: dict[str, str]) -> str:
@@ -193,7 +185,7 @@ async def get_run(request: Request, tenant: str) -> Response:
     emu = _emu(request)
     run_id = _check_uuid(request.path_params["run_id"], "run_id")
     plan = emu.plan(_own_run(emu, run_id, tenant))
-    return ok(views.run_view(plan, emu.now(), _Links(request)))
+    return ok(views.run_view(plan, emu.now(), _links(request)))
 
 
 @api_route
@@ -201,7 +193,7 @@ async def get_dag(request: Request, tenant: str) -> Response:
     emu = _emu(request)
     canvas_id = _check_uuid(request.path_params["canvas_id"], "canvas_id")
     plan = emu.plan(_own_canvas(emu, canvas_id, tenant))
-    return ok(views.dag_view(plan, emu.now(), _Links(request), plan.topic))
+    return ok(views.dag_view(plan, emu.now(), _links(request), plan.topic))
 
 
 @api_route

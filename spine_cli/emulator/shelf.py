@@ -89,3 +89,16 @@ class Shelf:
         if now * 1000 > expires:
             return "Request has expired"
         return None
+
+
+class Links:
+    """`views.Links` for one answer: files on the shelf, URLs under `base` signed at `now`."""
+
+    def __init__(self, shelf: Shelf, base: str, now: float) -> None:
+        self.shelf, self.base, self.now = shelf, base, now
+
+    def size(self, plan: Plan, block: Block) -> int:
+        return self.shelf.ensure(plan, block)
+
+    def url(self, plan: Plan, block: Block) -> str:
+        return self.shelf.url(self.base, plan, block, self.now)

@@ -27,6 +27,7 @@ import uuid
 from typing import Any, AsyncIterator
 
 from spine_cli.emulator import views
+from spine_cli.emulator.shelf import Links
 from spine_cli.emulator.state import Emulator
 
 API_VERSION = "2026-04-01"
@@ -40,20 +41,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-class _Links:
-    def __init__(self, emu: Emulator, base: str) -> None:
-        self.emu, self.base = emu, base
-
-    def size(self, plan, block) -> int:
-        return self.emu.shelf.ensure(plan, block)
-
-    def url(self, plan, block) -> str:
-        return self.emu.shelf.url(self.base, plan, block, self.emu.now())
-
-
 def event_object(emu: Emulator, plan, base: str, at: float) -> dict[str, Any]:
     """data.object: the GET /v1/run shape, plus the flat fields of the docs' example."""
-    obj = views.run_view(plan, at, _Links(emu, base))
+    obj = views.run_view(plan, at, Links(emu.shelf, base, emu.now()))
     obj.setdefault("canvas_id", plan.run.canvas_id)
     if "result" in obj:
         obj["final_output"] = obj["result"]["final_output"]
