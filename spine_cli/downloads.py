@@ -193,6 +193,8 @@ class _Job:
         return entry
 
     def _save(self, art: Artifact, target: Path) -> dict[str, Any]:
+        if target.is_dir() and not target.is_symlink():  # before fetching: nothing could go there
+            raise Failed(f"{target.name} exists and is a directory")
         exists = os.path.lexists(target)
         if (exists and not self.overwrite and art.size_bytes is not None
                 and not target.is_symlink() and target.stat().st_size != art.size_bytes):
@@ -212,8 +214,6 @@ class _Job:
         return {"size": size, "sha256": digest, "status": "replaced" if exists else "downloaded"}
 
     def _keep(self, target: Path) -> dict[str, Any]:
-        if target.is_dir() and not target.is_symlink():
-            raise Failed(f"{target.name} exists and is a directory")
         self.output.warn(f"kept the existing {target.name}: it differs from the run's copy "
                          "(use --overwrite to replace it).")
         if target.is_symlink() or not target.is_file():

@@ -186,6 +186,18 @@ def test_a_long_retry_after_is_capped_at_30_seconds_and_408_is_transient(tmp_pat
     assert sleeps[0] == 30.0 and len(sleeps) == 2
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_directory_in_the_way_fails_that_artifact_before_fetching_it(tmp_path, overwrite):
+    bodies = {0: b"payload", 1: b"ok"}
+    files = Files(bodies)
+    (tmp_path / "out" / "a.docx").mkdir(parents=True)
+    run = make_run(artifact(0, "a.docx", bodies[0], sized=False), artifact(1, "b.docx", b"ok"))
+    report, _ = run_engine(tmp_path, run, files, overwrite=overwrite)
+    assert report.failed == [("a.docx", "a.docx exists and is a directory")]
+    assert len(files.log) == 1  # only b.docx was fetched
+    assert tree(tmp_path / "out") == {"a.docx", "b.docx", "final_output.md", "manifest.json"}
+
+
 def test_persistent_failure_gives_up_and_names_the_artifact(tmp_path):
     bodies = {0: b"payload", 1: b"ok"}
     files = Files(bodies)
