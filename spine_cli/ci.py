@@ -28,6 +28,7 @@ import secrets
 import sys
 from typing import Any, Iterable
 
+from spine_cli.errors import ExitCode
 from spine_cli.models import CANVAS_URL
 
 EXCERPT_CHARS = 1500
@@ -199,6 +200,8 @@ def _annotate(t: Any) -> None:
         kind, what = "warning", "ended partial (accepted by --partial-ok)"
     elif code == 0:
         return
+    elif code == ExitCode.DOWNLOAD:  # the run's own outcome was accepted; its files were not
+        kind, what = "error", f"ended {status} but an artifact could not be downloaded (exit {code})"
     elif status in ("failed", "partial"):
         kind, what = "error", f"ended {status} (exit {code})"
     else:

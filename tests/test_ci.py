@@ -90,6 +90,14 @@ def test_output_format_survives_multi_line_values_and_lookalike_delimiters():
     assert parse_github_output(text) == {"final": value, "run_id": "abc"}
 
 
+@pytest.mark.parametrize("status", ["completed", "partial"])
+def test_a_failed_download_is_annotated_as_such_not_as_an_unfinished_run(status, capsys):
+    t = SimpleNamespace(run_id="r1", exit_code=7, status=status, data=None, error=None)
+    ci._annotate(t)
+    assert capsys.readouterr().err == (f"::error title=Spine run r1::Spine run r1 ended {status} "
+                                       "but an artifact could not be downloaded (exit 7).\n")
+
+
 def test_annotation_escapes_newlines_and_properties(capsys):
     t = SimpleNamespace(run_id="r1", exit_code=8, status="running", data=None,
                         error=SimpleNamespace(message="API down:\n50%"))
