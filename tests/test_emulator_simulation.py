@@ -50,7 +50,7 @@ def test_plan_is_deterministic():
     for t in (0, 999.0, 1001.0, 1050.0, 1100.0, 2000.0):
         assert views.run_view(a, t, FakeLinks()) == views.run_view(b, t, FakeLinks())
         assert views.tasks_view(a, t) == views.tasks_view(b, t)
-        assert views.dag_view(a, t, FakeLinks(), "c") == views.dag_view(b, t, FakeLinks(), "c")
+        assert views.dag_view(a, t, FakeLinks()) == views.dag_view(b, t, FakeLinks())
 
 
 def test_progress_grows_and_matches_the_task_tree_at_every_time():
@@ -115,7 +115,7 @@ def test_uploads_become_image_and_file_blocks():
     plan = build_plan(record(files=files))
     inputs = [(b.type, b.name) for b in plan.blocks if b.is_input]
     assert inputs == [("image-block", "a.png"), ("file-block", "b.pdf")]
-    dag = views.dag_view(plan, 1000.0, FakeLinks(), "c")
+    dag = views.dag_view(plan, 1000.0, FakeLinks())
     first = plan.blocks[2].id  # the prompt-block depends on the uploads
     assert {(e["source_id"], e["target_id"]) for e in dag["edges"]} >= {
         (plan.blocks[0].id, first), (plan.blocks[1].id, first)}

@@ -193,7 +193,7 @@ async def get_dag(request: Request, tenant: str) -> Response:
     emu = _emu(request)
     canvas_id = _check_uuid(request.path_params["canvas_id"], "canvas_id")
     plan = emu.plan(_own_canvas(emu, canvas_id, tenant))
-    return ok(views.dag_view(plan, emu.now(), _links(request), plan.topic))
+    return ok(views.dag_view(plan, emu.now(), _links(request)))
 
 
 @api_route

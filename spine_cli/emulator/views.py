@@ -133,7 +133,8 @@ def _node_content(plan: Plan, block: Block) -> tuple[str | None, str | None, lis
     return f"{block.name}: done.", None, []
 
 
-def dag_view(plan: Plan, now: float, links: Links, canvas_name: str) -> dict[str, Any]:
+def dag_view(plan: Plan, now: float, links: Links) -> dict[str, Any]:
+    files = {b.id for b in artifact_blocks(plan)}
     nodes = []
     for block in plan.blocks:
         state = block_state(block, now)
@@ -141,14 +142,14 @@ def dag_view(plan: Plan, now: float, links: Links, canvas_name: str) -> dict[str
                                 "status": state, "sources": []}
         if state == "completed":
             content, url, sources = _node_content(plan, block)
-            if block in artifact_blocks(plan):
+            if block.id in files:
                 url = links.url(plan, block)
             node.update({"content": content, "sources": sources})
             if url:
                 node["url"] = url
         nodes.append(node)
     edges = [{"source_id": s, "target_id": t} for s, t in plan.edges]
-    return {"canvas_id": plan.run.canvas_id, "canvas_name": canvas_name,
+    return {"canvas_id": plan.run.canvas_id, "canvas_name": plan.topic,
             "nodes": nodes, "edges": edges}
 
 
