@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import uuid
@@ -74,6 +75,8 @@ def api_route(handler):
             return await handler(request, authenticate(request))
         except APIFailure as exc:
             return failure(exc.status, exc.message, exc.headers)
+        except UploadRejected as exc:
+            return failure(exc.status, exc.message)
     return endpoint
 
 
@@ -95,8 +98,6 @@ def _validate_blocks(fields: dict[str, str]) -> list[str] | None:
     raw = fields.get("blocks")
     if raw is None or raw.strip() == "":
         return None
-    import json
-
     try:
         blocks = json.loads(raw)
     except ValueError:
@@ -156,10 +157,8 @@ async def create_run(request: Request, tenant: str) -> Response:
     try:
         form = await _read_form(request, emu, run_id)
         record = _new_record(emu, run_id, tenant, form.fields, form.files)
-    except (UploadRejected, APIFailure) as exc:
+    except (UploadRejected, APIFailure):
         shutil.rmtree(emu.store.uploads_dir / run_id, ignore_errors=True)
-        if isinstance(exc, UploadRejected):
-            raise APIFailure(exc.status, exc.message) from None
         raise
     emu.store.insert_run(record)
     webhooks.wake(request.app)
