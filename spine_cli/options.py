@@ -43,6 +43,9 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str | N
     return run_candidates(incomplete, profile=root.get("profile"), base_url=root.get("base_url"))
 
 
+ProfileOpt = Annotated[Optional[str], typer.Option(
+    "--profile", help="Profile to act on (overrides the global --profile and SPINE_PROFILE).",
+    autocompletion=complete_profile)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only essential identifiers.")]
 RunArg = Annotated[str, typer.Argument(

@@ -9,14 +9,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from spine_cli.cli import AppState, apply_local_flags, command
 from spine_cli.errors import (AuthenticationError, ConfigError, MissingKeyError, NotFoundError,
                               SpineError, UsageError)
-from spine_cli.options import JsonOpt, complete_profile
+from spine_cli.options import JsonOpt, ProfileOpt
 
 app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
 
@@ -24,9 +24,6 @@ app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_
 # answers 404 when the key is accepted and 401 when it is not.
 PROBE_RUN_ID = "00000000-0000-4000-8000-000000000000"
 
-ProfileOpt = Annotated[Optional[str], typer.Option(
-    "--profile", help="Profile to act on (overrides the global --profile and SPINE_PROFILE).",
-    autocompletion=complete_profile)]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
 NoVerifyOpt = Annotated[bool, typer.Option(
     "--no-verify", help="Do not ask the API whether it accepts the key.")]

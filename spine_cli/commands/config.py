@@ -10,19 +10,16 @@ and is only ever shown masked.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from spine_cli.cli import AppState, apply_local_flags, command
 from spine_cli.errors import ConfigError, UsageError
-from spine_cli.options import JsonOpt, complete_profile
+from spine_cli.options import JsonOpt, ProfileOpt
 
 app = typer.Typer(help="Show and change settings in config.toml.", no_args_is_help=True)
 
-ProfileOpt = Annotated[Optional[str], typer.Option(
-    "--profile", help="Profile to act on (overrides the global --profile and SPINE_PROFILE).",
-    autocompletion=complete_profile)]
 KeyArg = Annotated[str, typer.Argument(help="Setting name, e.g. base_url, template, default_profile.",
                                        show_default=False)]
 
