@@ -18,6 +18,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from spine_cli.cli import command
+from spine_cli.emulator.config import (
+    DEFAULT_HOST, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FILES, DEFAULT_PORT, DEFAULT_RATE_LIMIT,
+    DEFAULT_SPEED, DEFAULT_URL_TTL, EmulatorConfig,
+)
 from spine_cli.errors import ConfigError, UsageError
 
 app = typer.Typer(
@@ -56,9 +60,8 @@ def parse_size(text: str) -> int:
 
 def _build_config(host: str, port: int, data_dir: Optional[Path], speed: float,
                   webhook: Optional[list[str]], webhook_secret: Optional[str],
-                  max_file_size: str, max_files: int, rate_limit: int, url_ttl: float) -> Any:
+                  max_file_size: str, max_files: int, rate_limit: int, url_ttl: float) -> EmulatorConfig:
     try:
-        from spine_cli.emulator.config import EmulatorConfig
         import starlette, uvicorn, python_multipart  # noqa: E401,F401
     except ImportError as exc:
         raise ConfigError(f"The emulator needs packages that are not installed ({exc.name}).",
@@ -97,16 +100,16 @@ def _announce(prepared: Any) -> None:
 @app.command("serve")
 @command
 def emulator_serve(
-    host: HostOpt = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = 8765,
+    host: HostOpt = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = DEFAULT_PORT,
     data_dir: DataDirOpt = None,
-    speed: SpeedOpt = 1.0,
+    speed: SpeedOpt = DEFAULT_SPEED,
     webhook: WebhookOpt = None,
     webhook_secret: WebhookSecretOpt = None,
-    max_file_size: MaxFileSizeOpt = "100MiB",
-    max_files: MaxFilesOpt = 20,
-    rate_limit: RateLimitOpt = 0,
-    url_ttl: UrlTtlOpt = 600.0,
+    max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_SIZE,
+    max_files: MaxFilesOpt = DEFAULT_MAX_FILES,
+    rate_limit: RateLimitOpt = DEFAULT_RATE_LIMIT,
+    url_ttl: UrlTtlOpt = DEFAULT_URL_TTL,
 ) -> None:
     """Serve the emulated Spine API until Ctrl-C or SIGTERM.
 
@@ -137,17 +140,17 @@ def _exit_code(returncode: int) -> int:
 def emulator_exec(
     cmd: Annotated[list[str], typer.Argument(help="The command to run, after --.",
                                              metavar="CMD")],
-    host: HostOpt = "127.0.0.1",
+    host: HostOpt = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", help="Port (default 0: a free one).")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(
         "--data-dir", help="State directory (default: a fresh temporary one, removed after).")] = None,
-    speed: SpeedOpt = 1.0,
+    speed: SpeedOpt = DEFAULT_SPEED,
     webhook: WebhookOpt = None,
     webhook_secret: WebhookSecretOpt = None,
-    max_file_size: MaxFileSizeOpt = "100MiB",
-    max_files: MaxFilesOpt = 20,
-    rate_limit: RateLimitOpt = 0,
-    url_ttl: UrlTtlOpt = 600.0,
+    max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_SIZE,
+    max_files: MaxFilesOpt = DEFAULT_MAX_FILES,
+    rate_limit: RateLimitOpt = DEFAULT_RATE_LIMIT,
+    url_ttl: UrlTtlOpt = DEFAULT_URL_TTL,
 ) -> None:
     """Run CMD against a fresh emulator, then stop it and exit with CMD's exit code.
 
@@ -172,7 +175,7 @@ def emulator_exec(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run_with_emulator(config: Any, cmd: list[str]) -> int:
+def _run_with_emulator(config: EmulatorConfig, cmd: list[str]) -> int:
     from spine_cli.emulator.runner import BackgroundServer
 
     server = BackgroundServer(config)
