@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from spine_cli.emulator.simulation import BLOCK_TYPES
+from spine_cli.emulator.catalog import BLOCK_TYPES
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 TEMPLATES = "app, auto, deep_research, excel, landing_page, memo, report, slides"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from spine_cli.emulator.catalog import FILE_TYPES, TEMPLATE_BLOCKS
 from spine_cli.emulator.simulation import (
-    FILE_TYPES, TEMPLATE_BLOCKS, DirectiveError, build_plan, default_duration,
-    parse_directives, seeded_rng,
+    DirectiveError, build_plan, default_duration, parse_directives, seeded_rng,
 )
 from spine_cli.emulator.store import RunRecord
 from spine_cli.emulator import views

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from spine_cli.emulator import webhooks
 from spine_cli.emulator.state import FAULT_KINDS, Emulator, Fault, fingerprint
 
 _LOGGED_PREFIXES = ("/v1/", "/_artifacts/")
@@ -55,8 +56,6 @@ async def clock(request: Request) -> JSONResponse:
         if not advance >= 0:
             return _bad("advance must be a non-negative number of seconds")
         emu.store.advance(advance)
-        from spine_cli.emulator import webhooks
-
         webhooks.wake(request.app)
     return JSONResponse({"now": emu.now(), "offset": emu.store.offset})
 

@@ -16,9 +16,9 @@ from starlette.routing import Route
 from spine_cli.emulator import control, webhooks
 from spine_cli.emulator.artifacts import CONTENT_TYPES
 from spine_cli.emulator.shelf import Links, artifact_name
+from spine_cli.emulator.catalog import BLOCK_TYPES, FILE_TYPES, TEMPLATES
 from spine_cli.emulator.simulation import (
-    BLOCK_TYPES, FILE_TYPES, TEMPLATES, DirectiveError, default_duration, parse_directives,
-    seeded_rng,
+    DirectiveError, default_duration, parse_directives, seeded_rng,
 )
 from spine_cli.emulator.state import KEY_PREFIX, Emulator, tenant_of
 from spine_cli.emulator.store import RunRecord

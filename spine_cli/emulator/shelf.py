@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from spine_cli.emulator import artifacts
-from spine_cli.emulator.simulation import FILE_TYPES, Block, Plan
+from spine_cli.emulator.catalog import FILE_TYPES
+from spine_cli.emulator.simulation import Block, Plan
 
 _LABELS = {
     "document-block": "Report", "memo-block": "Memo", "excel-block": "Workbook",

@@ -14,9 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from spine_cli.emulator.catalog import (  # noqa: F401  (re-exported)
-    AUTO_KEYWORDS, BLOCK_TYPES, FILE_TYPES, PIPELINES, STAGE, TEMPLATE_BLOCKS, TEMPLATES,
-)
+from spine_cli.emulator.catalog import AUTO_KEYWORDS, BLOCK_TYPES, FILE_TYPES, PIPELINES, STAGE
 from spine_cli.emulator.store import RunRecord
 
 _PERSONAS = ["Research Analyst", "Writer", "Editor", "Data Analyst", "Designer", "Reviewer"]

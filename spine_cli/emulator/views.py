@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Protocol
 
-from spine_cli.emulator.simulation import FILE_TYPES, Block, Plan, Task
+from spine_cli.emulator.catalog import FILE_TYPES
+from spine_cli.emulator.simulation import Block, Plan, Task
 from spine_cli.emulator.shelf import artifact_name
 
 
