@@ -146,3 +146,15 @@ def test_zero_duration_run_is_terminal_at_once():
     plan = build_plan(record(duration=0.0, tasks=0))
     data = views.run_view(plan, 1000.0, FakeLinks())
     assert data["status"] == "completed" and data["duration_ms"] == 0
+
+
+def test_the_emulator_and_the_cli_share_the_protocol_vocabulary():
+    """Kept as two copies on purpose (the emulator is the CLI's independent test double);
+    this catches them drifting apart."""
+    from spine_cli import models, settings
+    from spine_cli.emulator import catalog, state
+
+    assert catalog.BLOCK_TYPES == list(models.BLOCK_TYPES)
+    assert catalog.TEMPLATES == list(models.TEMPLATES) == list(settings.TEMPLATES)
+    assert sorted(set(catalog.FILE_TYPES.values())) == sorted(models.ARTIFACT_TYPES)
+    assert state.KEY_PREFIX == settings.KEY_PREFIX
