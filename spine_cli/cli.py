@@ -51,6 +51,35 @@ def apply_local_flags(ctx: typer.Context, json_: bool = False, quiet: bool = Fal
     return state
 
 
+@dataclass
+class Setup:
+    """What an API command starts from."""
+
+    state: AppState
+    settings: Any
+    output: Any
+    run_ids: list[str]
+    client: Any
+
+
+def setup(ctx: typer.Context, json_: bool = False, quiet: bool = False,
+          refs: tuple[str, ...] | list[str] = ()) -> Setup:
+    """Flags, settings, output, run references and a client: the start of every API command.
+
+    Run references are resolved (and bad ones refused) before the key is
+    needed or any request is made.
+    """
+    from spine_cli import history
+    from spine_cli.client import make_client
+    from spine_cli.output import make_output
+    from spine_cli.settings import load_settings
+
+    state = apply_local_flags(ctx, json_, quiet)
+    settings = load_settings(state.profile, state.base_url)
+    run_ids = list(dict.fromkeys(history.resolve_run_ref(r, settings) for r in refs))
+    return Setup(state, settings, make_output(state), run_ids, make_client(settings, state))
+
+
 def format_error(exc: SpineError) -> list[str]:
     """The one or two lines printed for an error."""
     first = f"Error: {exc.message}"

@@ -125,9 +125,10 @@ def _download(output: Output, client: Any, t: Tracked,
               req: FollowRequest) -> tuple[int, list[Path]]:
     from spine_cli.downloads import download_run
 
-    dest = Path(req.download or ".")
-    if len(req.run_ids) > 1:
-        dest = dest / f"spine-{t.run_id}"
+    from spine_cli.ci import download_dirs
+
+    # One rule for where each run's files go, shared with the CI outputs that name them.
+    dest = Path(download_dirs(req.download, req.run_ids)[req.run_ids.index(t.run_id)] or ".")
     report = download_run(t.data or {}, dest, refresh=lambda: client.get_run(t.run_id),
                           output=output)
     error = report.error()

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from spine_cli.cli import apply_local_flags, command
+from spine_cli.cli import command, setup
 from spine_cli.options import JsonOpt, QuietOpt, complete_run
 
 app = typer.Typer(help="Show a run's canvas: block graph and task tree.", no_args_is_help=True)
@@ -64,16 +64,6 @@ def resolve_canvas(client: Any, settings: Any, ref: str, canvas_only: bool = Fal
     return canvas_of_run(client, settings, run_id, data)
 
 
-def _setup(ctx: typer.Context, json_: bool, quiet: bool):  # type: ignore[no-untyped-def]
-    from spine_cli.client import make_client
-    from spine_cli.output import make_output
-    from spine_cli.settings import load_settings
-
-    state = apply_local_flags(ctx, json_, quiet)
-    settings = load_settings(state.profile, state.base_url)
-    return make_output(state), settings, make_client(settings, state)
-
-
 def _not_found(exc: Any, what: str, ref: str) -> Any:
     """A 404 from a canvas endpoint, saying what was looked for."""
     if ref not in exc.message:
@@ -106,7 +96,8 @@ def canvas_dag(ctx: typer.Context, target: CanvasArg, content: ContentOpt = Fals
     from spine_cli import render_canvas as rc
     from spine_cli.errors import NotFoundError
 
-    output, settings, client = _setup(ctx, json_, quiet)
+    cmd = setup(ctx, json_, quiet)
+    output, settings, client = cmd.output, cmd.settings, cmd.client
     with client:
         canvas_id = resolve_canvas(client, settings, target, canvas)
         try:
@@ -148,7 +139,8 @@ def canvas_tasks(ctx: typer.Context, target: CanvasArg, canvas: CanvasOnlyOpt = 
     from spine_cli import render_canvas as rc
     from spine_cli.errors import NotFoundError
 
-    output, settings, client = _setup(ctx, json_, quiet)
+    cmd = setup(ctx, json_, quiet)
+    output, settings, client = cmd.output, cmd.settings, cmd.client
     with client:
         canvas_id = resolve_canvas(client, settings, target, canvas)
         try:
@@ -178,7 +170,8 @@ def canvas_task(ctx: typer.Context, target: CanvasArg,
     from spine_cli import render_canvas as rc
     from spine_cli.errors import NotFoundError
 
-    output, settings, client = _setup(ctx, json_, quiet)
+    cmd = setup(ctx, json_, quiet)
+    output, settings, client = cmd.output, cmd.settings, cmd.client
     with client:
         canvas_id = resolve_canvas(client, settings, target, canvas)
         try:

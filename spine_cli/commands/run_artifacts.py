@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from spine_cli.cli import apply_local_flags, command
+from spine_cli.cli import command, setup
 from spine_cli.options import JsonOpt, QuietOpt, RunArg
 
 DirOpt = Annotated[Optional[Path], typer.Option(
@@ -26,18 +26,6 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the `spine run` group."""
     app.command("download")(run_download)
     app.command("open")(run_open)
-
-
-def _setup(ctx: typer.Context, json_: bool, quiet: bool, ref: str):  # type: ignore[no-untyped-def]
-    from spine_cli import history
-    from spine_cli.client import make_client
-    from spine_cli.output import make_output
-    from spine_cli.settings import load_settings
-
-    state = apply_local_flags(ctx, json_, quiet)
-    settings = load_settings(state.profile, state.base_url)
-    run_id = history.resolve_run_ref(ref, settings)
-    return make_output(state), settings, run_id, make_client(settings, state)
 
 
 def _default_dir(settings: Any, run_id: str) -> Path:
@@ -70,7 +58,8 @@ def run_download(ctx: typer.Context, run: RunArg, dest: DirOpt = None, types: Ty
     from spine_cli.errors import ExitCode, WaitTimeoutError
     from spine_cli.models import TERMINAL_STATUSES
 
-    output, settings, run_id, client = _setup(ctx, json_, quiet, run)
+    cmd = setup(ctx, json_, quiet, [run])
+    output, settings, (run_id,), client = cmd.output, cmd.settings, cmd.run_ids, cmd.client
     with client:
         data = client.get_run(run_id)
         history.observe_run(settings, data)
@@ -140,7 +129,8 @@ def run_open(ctx: typer.Context, run: RunArg, json_: JsonOpt = False,
     from spine_cli.commands.canvas import canvas_of_run
     from spine_cli.models import CANVAS_URL
 
-    output, settings, run_id, client = _setup(ctx, json_, quiet, run)
+    cmd = setup(ctx, json_, quiet, [run])
+    output, settings, (run_id,), client = cmd.output, cmd.settings, cmd.run_ids, cmd.client
     with client:
         canvas_id = canvas_of_run(client, settings, run_id)
     url = CANVAS_URL.format(canvas_id=canvas_id)

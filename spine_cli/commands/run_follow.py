@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from spine_cli.cli import apply_local_flags, command
+from spine_cli.cli import command, setup
 from spine_cli.options import (
     DownloadOpt,
     JsonOpt,
@@ -16,18 +16,6 @@ from spine_cli.options import (
     RunsArg,
     TimeoutOpt,
 )
-
-
-def _context(ctx: typer.Context, json_: bool, quiet: bool, refs: list[str]):  # type: ignore[no-untyped-def]
-    """State, settings, resolved run ids (checked before any key or request), client."""
-    from spine_cli import history
-    from spine_cli.client import make_client
-    from spine_cli.settings import load_settings
-
-    state = apply_local_flags(ctx, json_, quiet)
-    settings = load_settings(state.profile, state.base_url)
-    run_ids = list(dict.fromkeys(history.resolve_run_ref(r, settings) for r in refs))
-    return state, settings, run_ids, make_client(settings, state)
 
 
 @command
@@ -48,14 +36,13 @@ def run_get(ctx: typer.Context, run: RunArg, json_: JsonOpt = False, quiet: Quie
     """
     from spine_cli import history
     from spine_cli.models import Run
-    from spine_cli.output import make_output
     from spine_cli.render import render_run
 
-    state, settings, (run_id,), client = _context(ctx, json_, quiet, [run])
-    with client:
-        data = client.get_run(run_id)
-    history.observe_run(settings, data)
-    output = make_output(state)
+    cmd = setup(ctx, json_, quiet, [run])
+    with cmd.client:
+        data = cmd.client.get_run(cmd.run_ids[0])
+    history.observe_run(cmd.settings, data)
+    output = cmd.output
     if output.json:
         output.emit_json(data)
     elif output.quiet:
@@ -133,7 +120,8 @@ def _follow(ctx: typer.Context, refs: list[str], *, watch: bool, timeout: float 
     """The body of wait and watch: resolve, follow, exit with the outcome."""
     from spine_cli.follow import FollowRequest, follow, wait_options
 
-    state, settings, run_ids, client = _context(ctx, json_, quiet, refs)
+    cmd = setup(ctx, json_, quiet, refs)
+    state, settings, run_ids, client = cmd.state, cmd.settings, cmd.run_ids, cmd.client
     opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
                         max_outage=max_outage, partial_ok=partial_ok)
     with client:
