@@ -264,10 +264,19 @@ def _write_final_output(directory: Path, info: Run, overwrite: bool,
 
 def _write_atomic(target: Path, data: bytes) -> Path:
     part = target.with_name(target.name + ".part")
-    part.unlink(missing_ok=True)
-    with open(part, "xb") as fh:
-        fh.write(data)
-    os.replace(part, target)
+    try:
+        part.unlink(missing_ok=True)
+        with open(part, "xb") as fh:
+            fh.write(data)
+        os.replace(part, target)
+    except OSError as exc:  # disk full, a directory in the way, permissions
+        try:
+            part.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise DownloadError(f"Cannot write {target}: {exc.strerror or exc}.",
+                            hint=f"Free space or fix {target.parent}, then rerun "
+                            "`spine run download`.") from None
     return target
 
 

@@ -269,3 +269,14 @@ def test_failed_run_without_result_writes_only_the_manifest(tmp_path):
     report, _ = run_engine(tmp_path, run, Files({}))
     assert [p.name for p in report.paths] == ["manifest.json"]
     assert report.manifest["artifacts"] == [] and report.manifest["status"] == "failed"
+
+
+def test_an_unwritable_final_output_is_a_download_error_not_a_crash(tmp_path):
+    from spine_cli.errors import DownloadError
+
+    files = Files({0: b"ok"})
+    (tmp_path / "out" / "final_output.md").mkdir(parents=True)
+    with pytest.raises(DownloadError, match="Cannot write .*final_output.md") as info:
+        run_engine(tmp_path, make_run(artifact(0, "a.docx", b"ok")), files)
+    assert info.value.exit_code == 7
+    assert not list((tmp_path / "out").glob("*.part"))
