@@ -161,3 +161,15 @@ def test_a_finished_file_block_downloads_while_the_run_goes_on(api):
     response = httpx.get(doc["url"])
     assert response.status_code == 200, response.text
     check_ooxml(response.content, "docx")
+
+
+def test_artifacts_are_made_on_first_need_not_when_the_run_ends(api):
+    import time
+
+    emu = api.emulator  # the shared emulator has no --webhook: nothing to announce
+    run = emu.create_run(api.key, "Idle report [emulate:duration=0]", template="report")
+    time.sleep(0.6)  # a few ticks of the background webhook loop
+    shelf = emu.data_dir / "artifacts" / run["run_id"]
+    assert not shelf.exists()
+    art = emu.get_run(api.key, run["run_id"])["result"]["artifacts"][0]
+    assert [p.stat().st_size for p in shelf.iterdir()] == [art["size_bytes"]]

@@ -53,7 +53,11 @@ def event_object(emu: Emulator, plan, base: str, at: float) -> dict[str, Any]:
     return obj
 
 
-def _queue(emu: Emulator, run, event_type: str, obj: dict[str, Any]) -> None:
+def _queue(emu: Emulator, run, event_type: str, base: str, at: float) -> None:
+    """One delivery per endpoint; without endpoints nothing is built (no artifact files)."""
+    if not emu.config.webhooks:
+        return
+    obj = event_object(emu, emu.plan(run), base, at)
     for url in emu.config.webhooks:
         event_id = "evt_" + uuid.uuid4().hex
         body = {"id": event_id, "type": event_type, "created": int(time.time()),
@@ -66,13 +70,11 @@ def scan(emu: Emulator, base: str) -> None:
     """Queue the events of runs that were created or have ended."""
     now = emu.now()
     for run in emu.store.runs_to_notify(0, now):
-        plan = emu.plan(run)
-        _queue(emu, run, "run.started", event_object(emu, plan, base, run.created_at))
+        _queue(emu, run, "run.started", base, run.created_at)
         emu.store.set_notified(run.run_id, 1)
     for run in emu.store.runs_to_notify(1, now):
-        plan = emu.plan(run)
         kind = "run.failed" if run.outcome == "failed" else "run.completed"
-        _queue(emu, run, kind, event_object(emu, plan, base, run.end_at))
+        _queue(emu, run, kind, base, run.end_at)
         emu.store.set_notified(run.run_id, 2)
 
 
