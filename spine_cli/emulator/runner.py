@@ -60,11 +60,9 @@ class Prepared:
             self.sock.close()
             raise UsageError(f"Cannot use the data directory {config.data_dir}: {exc}.",
                              hint="Choose another --data-dir.") from None
-        app = build_app(self.emulator)
-        app.app.state.public_base = self.url
-        uv_config = uvicorn.Config(app, log_level="warning", access_log=False, http="h11",
-                                   lifespan="on", proxy_headers=False,
-                                   timeout_graceful_shutdown=3)
+        uv_config = uvicorn.Config(build_app(self.emulator, self.url), log_level="warning",
+                                   access_log=False, http="h11", lifespan="on",
+                                   proxy_headers=False, timeout_graceful_shutdown=3)
         self.server = uvicorn.Server(uv_config)
 
     async def _serve(self, on_ready: Callable[[], None]) -> None:

@@ -247,7 +247,8 @@ async def not_allowed(request: Request, exc: Exception) -> Response:
     return failure(405, f"Method not allowed: {request.method} {request.url.path}")
 
 
-def build_app(emu: Emulator) -> Any:
+def build_app(emu: Emulator, public_base: str) -> Any:
+    """The ASGI app; `public_base` is the URL webhook payloads' download links use."""
     routes = [
         Route("/v1/run", create_run, methods=["POST"]),
         Route("/v1/run/{run_id}", get_run, methods=["GET"]),
@@ -260,4 +261,5 @@ def build_app(emu: Emulator) -> Any:
     app = Starlette(routes=routes, lifespan=webhooks.lifespan,
                     exception_handlers={404: not_found, 405: not_allowed})
     app.state.emulator = emu
+    app.state.public_base = public_base
     return control.ControlMiddleware(app, emu)
