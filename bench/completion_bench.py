@@ -44,8 +44,8 @@ def _seed(env: dict[str, str], runs: int) -> None:
     """A config with two profiles and a history of `runs` runs."""
     code = (
         "import uuid\n"
-        "from spine_cli import history\n"
-        "from spine_cli.settings import load_settings\n"
+        "from spine_cli.local import history\n"
+        "from spine_cli.local.settings import load_settings\n"
         "s = load_settings()\n"
         f"for i in range({runs}):\n"
         "    history.record_run(s, str(uuid.uuid4()), prompt=f'benchmark prompt {i}',"

@@ -14,7 +14,7 @@ two models:
             check: progress says little about the time left).
 
 Schedules compared on the same runs:
-  ours        `spine_cli.polling.Waiter` (the real loop), estimate known (create --wait)
+  ours        `spine_cli.runs.polling.Waiter` (the real loop), estimate known (create --wait)
   ours-noest  the same without the estimate (`spine run wait` on an existing run)
   sdk         spine-sdk `RunHandle.wait`: 2 s, doubling to 30 s
   docs-20s    the docs' advice, fixed 20 s
@@ -34,7 +34,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from spine_cli.polling import Tracked, WaitOptions, Waiter
+from spine_cli.runs.polling import Tracked, WaitOptions, Waiter
 
 LENGTHS = [30.0, 120.0, 600.0, 1800.0, 7200.0]
 ERRORS = [-0.30, -0.15, 0.0, 0.15, 0.30]

@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.cli import AppState
+from spine_cli.context import AppState
 from spine_cli.commands import auth, canvas, config, emulator, run
 from spine_cli.errors import EXIT_CODE_TABLE
-from spine_cli.options import complete_profile
+from spine_cli.commands.options import complete_profile
 
 ENV_VARS = [
     ("SPINE_API_KEY", "API key (never pass it on the command line)"),
@@ -69,7 +69,7 @@ app.add_typer(emulator.app, name="emulator")
 
 def _version_callback(value: bool) -> None:
     if value:
-        from spine_cli.entry import version_text
+        from spine_cli import version_text
 
         typer.echo(version_text())
         raise typer.Exit()

@@ -16,6 +16,8 @@ import sys
 def main() -> None:
     if sys.argv[1:] == ["--version"]:
         # Answered before Typer builds the whole command tree: ~3x faster (bench/startup.py).
+        from spine_cli import version_text
+
         sys.stdout.write(version_text() + "\n")
         return
     if os.environ.get("_SPINE_COMPLETE", "").startswith("complete_"):
@@ -27,19 +29,10 @@ def main() -> None:
     app_main()
 
 
-def version_text() -> str:
-    """What `spine --version` prints (the app's --version callback prints it too)."""
-    import platform
-
-    from spine_cli import __version__
-
-    return (f"spine {__version__} (Python {platform.python_version()}, "
-            f"{platform.system()}-{platform.machine()})")
-
 
 def _fast_complete() -> int | None:
     try:
-        from spine_cli.completion_fast import fast_complete
+        from spine_cli.completion.fast import fast_complete
     except ImportError:  # a broken install: Typer's own completion may still work
         return None
     return fast_complete()

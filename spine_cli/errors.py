@@ -1,7 +1,7 @@
 """Errors and exit codes.
 
 Every failure `spine` reports is a `SpineError`; the command wrapper in
-`spine_cli.cli` prints its message (and hint) on stderr and exits with its code.
+`spine_cli.commands.shared` prints its message (and hint) on stderr and exits with its code.
 
     SpineError                      exit code from .exit_code
      ├── UsageError                 2   bad flag, argument or input file

@@ -66,7 +66,7 @@ def test_status_reports_a_rejected_key_with_exit_4(api):
 
 
 def test_status_with_an_unreachable_api_is_exit_8(api, monkeypatch):
-    monkeypatch.setattr("spine_cli.client.backoff_delay", lambda *a, **k: 0.0)  # no waiting
+    monkeypatch.setattr("spine_cli.api.client.backoff_delay", lambda *a, **k: 0.0)  # no waiting
     api.emulator.fault("drop_before", method="GET", path="/v1/run/*", count=10)
     result = spine("auth", "status")
     assert result.exit_code == 8, result.output

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from spine_cli import render_canvas as rc
+from spine_cli.ui import render_canvas as rc
 
 DAG = {
     "canvas_id": "cccc", "canvas_name": "Q1 [bold]plan[/bold]",
@@ -90,7 +90,7 @@ def test_plain_listings_do_not_import_rich():
     import subprocess
     import sys
 
-    code = ("import sys; from spine_cli import render_canvas as rc\n"
+    code = ("import sys; from spine_cli.ui import render_canvas as rc\n"
             f"rc.plain_dag({DAG!r}, rc.dag_nodes({DAG!r}))\n"
             f"rc.plain_tasks(rc.task_sections({TASKS!r}))\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))")

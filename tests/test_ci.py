@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from spine_cli import ci
+from spine_cli.ui import ci
 from spine_cli.app import app
-from spine_cli.cli import AppState
-from spine_cli.output import in_ci, live_enabled
+from spine_cli.context import AppState
+from spine_cli.ui.output import in_ci, live_enabled
 
 runner = CliRunner()
 FAST = ["--poll-interval", "0.2"]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from spine_cli import __version__
-from spine_cli.client import SpineClient, normalize_base_url, unwrap
+from spine_cli.api.client import SpineClient, normalize_base_url, unwrap
 from spine_cli.errors import (
     AuthenticationError,
     BadRequestError,
@@ -20,7 +20,7 @@ from spine_cli.errors import (
     ServerError,
     UsageError,
 )
-from spine_cli.retry import RetryPolicy
+from spine_cli.api.retry import RetryPolicy
 
 KEY = "sk_spine_unit_0123456789abcdef"
 RUN = "550e8400-e29b-41d4-a716-446655440000"

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from spine_cli import completion, completion_fast, completion_spec, history
+from spine_cli.completion import candidates as completion
+from spine_cli.completion import fast as completion_fast
+from spine_cli.local import history
+from tools import completion_spec, gen_completion
 from spine_cli.app import app
-from spine_cli.models import BLOCK_TYPES, TEMPLATES
-from spine_cli.settings import load_settings
+from spine_cli.api.models import BLOCK_TYPES, TEMPLATES
+from spine_cli.local.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 COMPLETIONS = REPO / "completions"
@@ -60,7 +63,7 @@ def _fast_path_uses_click_order(spec_in_click_order, monkeypatch):
 
 def protocol_env(shell: str, line: str) -> dict[str, str]:
     """The variables the committed script for `shell` sets for the words typed so far."""
-    env = {completion.COMPLETE_VAR: f"complete_{shell}"}
+    env = {completion_fast.COMPLETE_VAR: f"complete_{shell}"}
     if shell == "bash":
         words = line.split()
         cword = len(words) if line.endswith(" ") else len(words) - 1
@@ -121,23 +124,23 @@ def profiles(isolated_env):
 # --- 1. the committed scripts ---------------------------------------------------------
 
 def test_committed_scripts_and_spec_are_what_the_app_generates_now():
-    stale = completion.stale_files(app, COMPLETIONS)
-    assert stale == [], f"out of date: {stale}; regenerate with: python -m spine_cli.completion"
+    stale = gen_completion.stale_files(app, COMPLETIONS)
+    assert stale == [], f"out of date: {stale}; regenerate with: python -m tools.gen_completion"
 
 
 def test_the_spec_is_shipped_inside_the_package():
-    assert completion_spec.SPEC_PATH.parent == Path(completion.__file__).parent
+    assert completion_spec.SPEC_PATH.parent == Path(completion_fast.__file__).parent
     assert completion_fast.load_spec(str(completion_spec.SPEC_PATH))["root"]["name"] == "spine"
 
 
 def test_check_command_fails_on_a_stale_script(tmp_path):
-    completion.write_scripts(app, tmp_path)
-    assert completion._main(["--check", str(tmp_path)]) == 0
+    gen_completion.write_scripts(app, tmp_path)
+    assert gen_completion._main(["--check", str(tmp_path)]) == 0
     (tmp_path / "spine.fish").write_text("# edited by hand\n")
-    assert completion._main(["--check", str(tmp_path)]) == 1
+    assert gen_completion._main(["--check", str(tmp_path)]) == 1
 
 
-@pytest.mark.parametrize("shell,name", list(completion.SCRIPT_FILES.items()))
+@pytest.mark.parametrize("shell,name", list(gen_completion.SCRIPT_FILES.items()))
 def test_each_script_calls_back_into_spine_with_its_shell(shell, name):
     text = (COMPLETIONS / name).read_text()
     assert (f"_SPINE_COMPLETE=complete_{shell}" in text
@@ -148,7 +151,7 @@ def test_each_script_calls_back_into_spine_with_its_shell(shell, name):
 
 def test_show_completion_prints_the_committed_script(monkeypatch):
     monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
-    for shell, name in completion.SCRIPT_FILES.items():
+    for shell, name in gen_completion.SCRIPT_FILES.items():
         result = runner.invoke(app, ["--show-completion", shell], prog_name="spine")
         assert result.exit_code == 0, result.output
         committed = [line for line in (COMPLETIONS / name).read_text().splitlines()
@@ -360,8 +363,8 @@ def test_the_entry_point_falls_back_to_typer(monkeypatch, tmp_path, capsys):
 
 # --- never the network, never heavy imports ------------------------------------------------
 
-HEAVY = ("typer", "click", "rich", "httpx", "pydantic", "spine_cli.app", "spine_cli.cli",
-         "spine_cli.commands", "spine_cli.options", "spine_cli.completion_spec")
+HEAVY = ("typer", "click", "rich", "httpx", "pydantic", "spine_cli.app", "spine_cli.commands",
+         "spine_cli.context", "spine_cli.ui", "spine_cli.api", "tools")
 
 
 @pytest.mark.skipif(not SPINE_EXE.exists(), reason="needs the installed spine script")

@@ -125,7 +125,7 @@ def test_unchanged_file_keeps_its_comments(isolated_env):
 
 
 def test_list_and_get_read_the_config_file_once(isolated_env, monkeypatch):
-    from spine_cli import config_file
+    from spine_cli.local import config_file
 
     ok("config", "set", "template", "report")
     reads = []

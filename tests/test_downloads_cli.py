@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from spine_cli.cli import AppState
-from spine_cli.downloads import download_run
-from spine_cli.output import make_output
+from spine_cli.context import AppState
+from spine_cli.runs.downloads import download_run
+from spine_cli.ui.output import make_output
 
 runner = CliRunner()
 ALL_TYPES = ["document-block", "excel-block", "presentation-block", "image-block", "app-block"]

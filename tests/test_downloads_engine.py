@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from spine_cli.cli import AppState
-from spine_cli.downloads import download_run, safe_name, unique_name
-from spine_cli.output import make_output
+from spine_cli.context import AppState
+from spine_cli.runs.downloads import download_run, safe_name, unique_name
+from spine_cli.ui.output import make_output
 
 RUN_ID = "11111111-2222-3333-4444-555555555555"
 

@@ -151,7 +151,8 @@ def test_zero_duration_run_is_terminal_at_once():
 def test_the_emulator_and_the_cli_share_the_protocol_vocabulary():
     """Kept as two copies on purpose (the emulator is the CLI's independent test double);
     this catches them drifting apart."""
-    from spine_cli import models, settings
+    from spine_cli.api import models
+    from spine_cli.local import settings
     from spine_cli.emulator import catalog, state
 
     assert catalog.BLOCK_TYPES == list(models.BLOCK_TYPES)

@@ -13,10 +13,10 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
-from spine_cli import history
+from spine_cli.local import history
 from spine_cli.app import app
 from spine_cli.errors import UsageError
-from spine_cli.settings import Settings
+from spine_cli.local.settings import Settings
 
 HERE = Settings("default", None, "http://127.0.0.1:9/v1/")
 STAGING = Settings("staging", None, "http://127.0.0.1:9")
@@ -99,8 +99,8 @@ def test_ambiguous_prefix_lists_the_candidates(isolated_env):
 
 _WRITER = textwrap.dedent("""
     import sys, time
-    from spine_cli import history
-    from spine_cli.settings import Settings
+    from spine_cli.local import history
+    from spine_cli.local.settings import Settings
     start, run_id = float(sys.argv[1]), sys.argv[2]
     settings = Settings("default", None, "http://127.0.0.1:9")
     time.sleep(max(0.0, start - time.time()))  # all writers hit the database together
@@ -139,7 +139,7 @@ def test_corrupt_history_warns_once_and_spine_carries_on(isolated_env):
     assert proc.returncode == 0
     assert proc.stderr.count("Warning:") == 1 and "unusable" in proc.stderr
     assert str(history.history_path()) in proc.stderr
-    ref = subprocess.run([sys.executable, "-c", "from spine_cli import history; from spine_cli.settings "
+    ref = subprocess.run([sys.executable, "-c", "from spine_cli.local import history; from spine_cli.local.settings "
                           "import load_settings; history.resolve_run_ref('@last', load_settings())"],
                          capture_output=True, text=True, env=dict(os.environ), timeout=30)
     assert "UsageError" in ref.stderr and "history is unusable" in ref.stderr
@@ -154,8 +154,8 @@ def test_unreadable_history_path_warns_and_carries_on(isolated_env):
 def test_a_version_1_history_gains_the_estimate_column(isolated_env):
     import sqlite3
 
-    from spine_cli import history
-    from spine_cli.settings import load_settings
+    from spine_cli.local import history
+    from spine_cli.local.settings import load_settings
 
     path = history.history_path()
     path.parent.mkdir(parents=True, exist_ok=True)

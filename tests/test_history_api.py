@@ -10,9 +10,9 @@ import time
 
 from typer.testing import CliRunner
 
-from spine_cli import history
+from spine_cli.local import history
 from spine_cli.app import app
-from spine_cli.settings import load_settings
+from spine_cli.local.settings import load_settings
 
 
 def spine(*args: str):

@@ -13,7 +13,7 @@ import itertools
 import pytest
 
 from spine_cli.errors import NetworkError, NotFoundError, RateLimitError, ServerError
-from spine_cli.polling import (
+from spine_cli.runs.polling import (
     MAX_INTERVAL,
     MIN_INTERVAL,
     Tracked,

@@ -35,7 +35,7 @@ def test_create_after_an_ambiguous_failure_is_recorded_unconfirmed(api):
 
 
 def test_wait_uses_the_estimate_recorded_at_create(api):
-    from spine_cli import history
+    from spine_cli.local import history
 
     run_id = spine("run", "create", "-q", "--prompt", "x [emulate:duration=300]").stdout.strip()
     est = history.estimates([run_id])[run_id]

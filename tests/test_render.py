@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from spine_cli.cli import AppState
-from spine_cli.models import Run
-from spine_cli.output import Output, make_output
-from spine_cli.render import format_duration, format_size, render_run, status_line
-from spine_cli.textsafe import sanitize
+from spine_cli.context import AppState
+from spine_cli.api.models import Run
+from spine_cli.ui.output import Output, make_output
+from spine_cli.ui.render import format_duration, format_size, render_run, status_line
+from spine_cli.ui.textsafe import sanitize
 
 HOSTILE = "[bold red]LOUD[/] \x1b[31mred\x1b[0m \x1b]0;pwned\x07 bell\x07 cr\rX"
 

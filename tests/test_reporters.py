@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from spine_cli.polling import Tracked
-from spine_cli.progress import JsonEventReporter, PlainReporter
+from spine_cli.runs.polling import Tracked
+from spine_cli.ui.reporters import JsonEventReporter, PlainReporter
 
 RID = "550e8400-e29b-41d4-a716-446655440000"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from spine_cli.retry import RetryPolicy, backoff_delay, jitter, parse_retry_after, should_retry
+from spine_cli.api.retry import RetryPolicy, backoff_delay, jitter, parse_retry_after, should_retry
 
 
 @pytest.mark.parametrize("exc,idempotent,expected", [

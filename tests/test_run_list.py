@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from spine_cli import history
+from spine_cli.local import history
 from spine_cli.app import app
-from spine_cli.settings import Settings
+from spine_cli.local.settings import Settings
 
 DEFAULT = Settings("default", None, "https://api.getspine.ai")
 LOCAL = Settings("local", None, "http://127.0.0.1:8765")
@@ -102,7 +102,7 @@ def test_empty_history_says_so_on_stderr(isolated_env):
 # --- --refresh against the emulator --------------------------------------------------
 
 def test_refresh_polls_only_runs_not_yet_finished(api):
-    from spine_cli.settings import load_settings
+    from spine_cli.local.settings import load_settings
 
     here = load_settings()
     fast = api.emulator.create_run(api.key, "quick [emulate:duration=5]")["run_id"]
@@ -136,7 +136,7 @@ def test_refresh_without_a_key_is_exit_4_for_the_current_profile(isolated_env, m
     # another profile's runs without a key: a warning, the rest goes on
     spine("auth", "login", "--with-key", "--no-verify", input="sk_spine_only_for_default_0000")
     ok("--profile", "local", "--base-url", "http://127.0.0.1:8765", "config", "set", "template", "memo")
-    monkeypatch.setattr("spine_cli.client.SpineClient.get_run",
+    monkeypatch.setattr("spine_cli.api.client.SpineClient.get_run",
                         lambda self, run_id: {"run_id": run_id, "status": "completed"})
     every = spine("run", "list", "--refresh", "--all-profiles", "--json")
     assert every.exit_code == 0, every.output

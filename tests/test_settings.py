@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from spine_cli.app import app
 from spine_cli.errors import ConfigError
-from spine_cli.settings import config_dir, data_dir, load_settings, mask_key
+from spine_cli.local.settings import config_dir, data_dir, load_settings, mask_key
 
 KEY_FILE = "sk_spine_fromthefile_0001"
 KEY_ENV = "sk_spine_fromtheenvvar_0002"
@@ -155,7 +155,7 @@ def test_nothing_is_read_at_import_and_version_stays_light(isolated_env):
 
 
 def test_config_and_flags_share_one_duration_grammar():
-    from spine_cli.settings import check_duration, parse_duration
+    from spine_cli.local.settings import check_duration, parse_duration
 
     assert parse_duration("1h30m") == 5400 and parse_duration("90") == 90
     assert parse_duration("1.5m") == 90

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 
 import typer
 
-from spine_cli.cli import AppState, apply_local_flags, command
+from spine_cli.context import AppState
+from spine_cli.commands.shared import apply_local_flags, command
 from spine_cli.errors import (AuthenticationError, ConfigError, MissingKeyError, NotFoundError,
                               SpineError, UsageError)
-from spine_cli.options import JsonOpt, ProfileOpt
+from spine_cli.commands.options import JsonOpt, ProfileOpt
 
 app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
 
@@ -31,7 +32,7 @@ NoVerifyOpt = Annotated[bool, typer.Option(
 
 def verify_key(settings: Any, state: AppState) -> bool:
     """True when the API accepts settings' key; AuthenticationError when it refuses it."""
-    from spine_cli.client import make_client
+    from spine_cli.api.client import make_client
 
     with make_client(settings, state) as client:
         try:
@@ -42,7 +43,7 @@ def verify_key(settings: Any, state: AppState) -> bool:
 
 
 def _read_key(with_key: bool) -> str:
-    from spine_cli.output import in_ci
+    from spine_cli.ui.output import in_ci
 
     if with_key:
         key = sys.stdin.read().strip()
@@ -58,7 +59,7 @@ def _read_key(with_key: bool) -> str:
 
 
 def _check_format(key: str) -> None:
-    from spine_cli.settings import KEY_PREFIX, check_api_key
+    from spine_cli.local.settings import KEY_PREFIX, check_api_key
 
     try:
         check_api_key(key)
@@ -68,8 +69,8 @@ def _check_format(key: str) -> None:
 
 
 def _store_key(profile: str, key: str, base_url: str | None) -> None:
-    from spine_cli.config_file import update_config
-    from spine_cli.settings import config_path
+    from spine_cli.local.config_file import update_config
+    from spine_cli.local.settings import config_path
 
     def mutate(cfg: dict[str, Any]) -> None:
         table = cfg.setdefault("profiles", {}).setdefault(profile, {})
@@ -110,7 +111,7 @@ def auth_login(
 
         spine --base-url http://127.0.0.1:8787 auth login --profile local
     """
-    from spine_cli.settings import check_profile_name, config_path, load_settings, mask_key
+    from spine_cli.local.settings import check_profile_name, config_path, load_settings, mask_key
 
     state = apply_local_flags(ctx, json_, quiet)
     settings = load_settings(profile or state.profile, state.base_url, allow_new_profile=True)
@@ -139,7 +140,7 @@ def auth_login(
 def _emit(state: AppState, doc: dict[str, Any], message: str) -> None:
     """JSON on stdout, or a confirmation on stderr (nothing with -q)."""
     if state.json:
-        from spine_cli.output import make_output
+        from spine_cli.ui.output import make_output
 
         make_output(state).emit_json(doc)
     elif not state.quiet:
@@ -164,7 +165,7 @@ def auth_status(
 
         spine auth status --profile staging --json
     """
-    from spine_cli.settings import config_path, load_settings, mask_key
+    from spine_cli.local.settings import config_path, load_settings, mask_key
 
     state = apply_local_flags(ctx, json_, False)
     settings = load_settings(profile or state.profile, state.base_url)
@@ -197,7 +198,7 @@ def auth_status(
 
 
 def _print_status(state: AppState, doc: dict[str, Any]) -> None:
-    from spine_cli.output import make_output
+    from spine_cli.ui.output import make_output
 
     out = make_output(state)
     if state.json:
@@ -232,8 +233,8 @@ def auth_logout(
 
         spine auth logout --profile staging
     """
-    from spine_cli.config_file import update_config
-    from spine_cli.settings import config_path, resolve_profile
+    from spine_cli.local.config_file import update_config
+    from spine_cli.local.settings import config_path, resolve_profile
 
     state = apply_local_flags(ctx, json_, quiet)
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from spine_cli.cli import command, setup
-from spine_cli.options import JsonOpt, QuietOpt, complete_run
+from spine_cli.commands.shared import command, setup
+from spine_cli.commands.options import JsonOpt, QuietOpt, complete_run
 
 app = typer.Typer(help="Show a run's canvas: block graph and task tree.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ ContentOpt = Annotated[bool, typer.Option(
 def canvas_of_run(client: Any, settings: Any, run_id: str,
                   data: dict[str, Any] | None = None) -> str:
     """The canvas id of a run (GETs it unless given); exit 9 when it has none yet."""
-    from spine_cli import history
+    from spine_cli.local import history
     from spine_cli.errors import NotFoundError
 
     if data is None:
@@ -46,7 +46,7 @@ def canvas_of_run(client: Any, settings: Any, run_id: str,
 
 def resolve_canvas(client: Any, settings: Any, ref: str, canvas_only: bool = False) -> str:
     """CANVAS|RUN → canvas id (see the module docstring for the rule)."""
-    from spine_cli import history
+    from spine_cli.local import history
     from spine_cli.errors import NotFoundError, UsageError
 
     is_uuid = bool(history.UUID_RE.match(ref.strip()))
@@ -93,7 +93,7 @@ def canvas_dag(ctx: typer.Context, target: CanvasArg, content: ContentOpt = Fals
 
         spine canvas dag --canvas 7d9e0c1a-... --json | jq '.nodes | length'
     """
-    from spine_cli import render_canvas as rc
+    from spine_cli.ui import render_canvas as rc
     from spine_cli.errors import NotFoundError
 
     cmd = setup(ctx, json_, quiet)
@@ -136,7 +136,7 @@ def canvas_tasks(ctx: typer.Context, target: CanvasArg, canvas: CanvasOnlyOpt = 
 
         spine canvas tasks @last --json | jq '.not_completed[].name'
     """
-    from spine_cli import render_canvas as rc
+    from spine_cli.ui import render_canvas as rc
     from spine_cli.errors import NotFoundError
 
     cmd = setup(ctx, json_, quiet)
@@ -167,7 +167,7 @@ def canvas_task(ctx: typer.Context, target: CanvasArg,
 
         spine canvas task --canvas 7d9e0c1a-... 9b1c2d3e-... --json
     """
-    from spine_cli import render_canvas as rc
+    from spine_cli.ui import render_canvas as rc
     from spine_cli.errors import NotFoundError
 
     cmd = setup(ctx, json_, quiet)
@@ -182,7 +182,7 @@ def canvas_task(ctx: typer.Context, target: CanvasArg,
 
 
 def _show_tasks(output: Any, data: Any, sections: list) -> None:  # type: ignore[type-arg]
-    from spine_cli import render_canvas as rc
+    from spine_cli.ui import render_canvas as rc
 
     if output.json:
         output.emit_json(data)

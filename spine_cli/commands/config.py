@@ -1,6 +1,6 @@
 """`spine config`: read and change config.toml.
 
-KEY is a profile setting (see `spine_cli.settings.PROFILE_KEYS`), read from and
+KEY is a profile setting (see `spine_cli.local.settings.PROFILE_KEYS`), read from and
 written to the active profile, or `default_profile` (top level). `get` and
 `list` show the effective value, after flags and environment; `set` and
 `unset` change the file only. The API key is never accepted here from argv
@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from spine_cli.cli import AppState, apply_local_flags, command
+from spine_cli.context import AppState
+from spine_cli.commands.shared import apply_local_flags, command
 from spine_cli.errors import ConfigError, UsageError
-from spine_cli.options import JsonOpt, ProfileOpt
+from spine_cli.commands.options import JsonOpt, ProfileOpt
 
 app = typer.Typer(help="Show and change settings in config.toml.", no_args_is_help=True)
 
@@ -25,7 +26,7 @@ KeyArg = Annotated[str, typer.Argument(help="Setting name, e.g. base_url, templa
 
 
 def _known_keys() -> list[str]:
-    from spine_cli.settings import PROFILE_KEYS
+    from spine_cli.local.settings import PROFILE_KEYS
 
     return ["profile", "default_profile", *PROFILE_KEYS]
 
@@ -39,7 +40,7 @@ def _check_key(key: str) -> None:
 def _effective(profile: str | None, state: AppState,
                cfg: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, str]]:
     """(settings, values, origins) with the key masked."""
-    from spine_cli.settings import config_path, load_settings, mask_key
+    from spine_cli.local.settings import config_path, load_settings, mask_key
 
     settings = load_settings(profile or state.profile, state.base_url, cfg=cfg)
     values: dict[str, Any] = {"profile": settings.profile}
@@ -75,8 +76,8 @@ def config_list(
 
         spine --profile staging config list --json
     """
-    from spine_cli.output import make_output
-    from spine_cli.settings import load_config
+    from spine_cli.ui.output import make_output
+    from spine_cli.local.settings import load_config
 
     state = apply_local_flags(ctx, json_, False)
     cfg = load_config()
@@ -109,8 +110,8 @@ def config_get(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None, json
 
         spine --profile staging config get template
     """
-    from spine_cli.output import make_output
-    from spine_cli.settings import load_config
+    from spine_cli.ui.output import make_output
+    from spine_cli.local.settings import load_config
 
     state = apply_local_flags(ctx, json_, False)
     _check_key(key)
@@ -132,7 +133,7 @@ def _set_hint(key: str) -> str:
 
 
 def _validated(key: str, value: str, cfg: dict[str, Any]) -> Any:
-    from spine_cli.settings import DEFAULT_PROFILE, PROFILE_KEYS
+    from spine_cli.local.settings import DEFAULT_PROFILE, PROFILE_KEYS
 
     if key == "api_key":
         raise UsageError("The API key is never taken from the command line (it would stay in "
@@ -153,7 +154,7 @@ def _validated(key: str, value: str, cfg: dict[str, Any]) -> Any:
 
 
 def _target_profile(profile: str | None, state: AppState, cfg: dict[str, Any]) -> str:
-    from spine_cli.settings import check_profile_name, resolve_profile
+    from spine_cli.local.settings import check_profile_name, resolve_profile
 
     return check_profile_name(resolve_profile(profile or state.profile, cfg)[0])
 
@@ -178,8 +179,8 @@ def config_set(
 
         spine config set default_profile local
     """
-    from spine_cli.config_file import read_config, update_config
-    from spine_cli.settings import config_path
+    from spine_cli.local.config_file import read_config, update_config
+    from spine_cli.local.settings import config_path
 
     state = apply_local_flags(ctx, False, False)
     _check_key(key)
@@ -211,8 +212,8 @@ def config_unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) ->
 
         spine --profile staging config unset base_url
     """
-    from spine_cli.config_file import update_config
-    from spine_cli.settings import config_path
+    from spine_cli.local.config_file import update_config
+    from spine_cli.local.settings import config_path
 
     state = apply_local_flags(ctx, False, False)
     _check_key(key)
@@ -246,9 +247,9 @@ def config_path_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
 
         "$EDITOR" "$(spine config path)"
     """
-    from spine_cli.history import history_path
-    from spine_cli.output import make_output
-    from spine_cli.settings import config_dir, config_path, data_dir
+    from spine_cli.local.history import history_path
+    from spine_cli.ui.output import make_output
+    from spine_cli.local.settings import config_dir, config_path, data_dir
 
     state = apply_local_flags(ctx, json_, False)
     out = make_output(state)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from spine_cli.cli import command
+from spine_cli.commands.shared import command
 from spine_cli.emulator.config import (
     DEFAULT_HOST, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FILES, DEFAULT_PORT, DEFAULT_RATE_LIMIT,
     DEFAULT_SPEED, DEFAULT_URL_TTL, EmulatorConfig,
@@ -78,7 +78,7 @@ def _build_config(host: str, port: int, data_dir: Optional[Path], speed: float,
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"Invalid --webhook {url!r}: expected an http(s):// URL.")
     if data_dir is None:
-        from spine_cli.settings import data_dir as default_data_dir
+        from spine_cli.local.settings import data_dir as default_data_dir
 
         data_dir = default_data_dir() / "emulator"
     return EmulatorConfig(data_dir=data_dir.expanduser(), host=host, port=port, speed=speed,

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from spine_cli.cli import command, setup
-from spine_cli.options import JsonOpt, QuietOpt, RunArg
+from spine_cli.commands.shared import command, setup
+from spine_cli.commands.options import JsonOpt, QuietOpt, RunArg
 
 DirOpt = Annotated[Optional[Path], typer.Option(
     "-d", "--dir", metavar="DIR", file_okay=False,
@@ -53,10 +53,10 @@ def run_download(ctx: typer.Context, run: RunArg, dest: DirOpt = None, types: Ty
 
         spine run download @last --json | jq -r '.artifacts[].path'
     """
-    from spine_cli import history
-    from spine_cli.downloads import download_run, emit_report
+    from spine_cli.local import history
+    from spine_cli.runs.downloads import download_run, emit_report
     from spine_cli.errors import ExitCode, WaitTimeoutError
-    from spine_cli.models import TERMINAL_STATUSES
+    from spine_cli.api.models import TERMINAL_STATUSES
 
     cmd = setup(ctx, json_, quiet, [run])
     output, settings, (run_id,), client = cmd.output, cmd.settings, cmd.run_ids, cmd.client
@@ -101,7 +101,7 @@ def _gui_browser_available() -> bool:
 
 
 def _should_open_browser() -> bool:
-    from spine_cli.output import in_ci
+    from spine_cli.ui.output import in_ci
 
     try:
         tty = sys.stdout.isatty()
@@ -127,7 +127,7 @@ def run_open(ctx: typer.Context, run: RunArg, json_: JsonOpt = False,
         URL=$(spine run open 3f2a1b4c -q)
     """
     from spine_cli.commands.canvas import canvas_of_run
-    from spine_cli.models import CANVAS_URL
+    from spine_cli.api.models import CANVAS_URL
 
     cmd = setup(ctx, json_, quiet, [run])
     output, settings, (run_id,), client = cmd.output, cmd.settings, cmd.run_ids, cmd.client

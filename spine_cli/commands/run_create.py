@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.cli import apply_local_flags, command
-from spine_cli.options import (
+from spine_cli.commands.shared import apply_local_flags, command
+from spine_cli.commands.options import (
     DownloadOpt,
     JsonOpt,
     MaxOutageOpt,
@@ -83,7 +83,7 @@ def run_create(
 
         spine run create --prompt "Build a pricing page" -b landing-page -b image --dry-run
     """
-    from spine_cli import create_flow
+    from spine_cli.runs import create as create_flow
 
     state = apply_local_flags(ctx, json_, quiet)
     spec = create_flow.build_spec(
@@ -97,8 +97,8 @@ def run_create(
         raise UsageError("Use either --wait or --watch, not both.")
     follow_opts = None
     if wait or watch:
-        from spine_cli.follow import wait_options
-        from spine_cli.settings import load_settings
+        from spine_cli.runs.follow import wait_options
+        from spine_cli.local.settings import load_settings
 
         follow_opts = wait_options(load_settings(state.profile, state.base_url), timeout=timeout,
                                    poll_interval=poll_interval, max_outage=max_outage,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from spine_cli.cli import command, setup
-from spine_cli.options import (
+from spine_cli.commands.shared import command, setup
+from spine_cli.commands.options import (
     DownloadOpt,
     JsonOpt,
     MaxOutageOpt,
@@ -34,9 +34,9 @@ def run_get(ctx: typer.Context, run: RunArg, json_: JsonOpt = False, quiet: Quie
 
         STATUS=$(spine run get @last -q)
     """
-    from spine_cli import history
-    from spine_cli.models import Run
-    from spine_cli.render import render_run
+    from spine_cli.local import history
+    from spine_cli.api.models import Run
+    from spine_cli.ui.render import render_run
 
     cmd = setup(ctx, json_, quiet, [run])
     with cmd.client:
@@ -118,7 +118,7 @@ def _follow(ctx: typer.Context, refs: list[str], *, watch: bool, timeout: float 
             poll_interval: float | None, max_outage: float | None, partial_ok: bool,
             download: str | None, json_: bool, quiet: bool) -> None:
     """The body of wait and watch: resolve, follow, exit with the outcome."""
-    from spine_cli.follow import FollowRequest, follow, wait_options
+    from spine_cli.runs.follow import FollowRequest, follow, wait_options
 
     cmd = setup(ctx, json_, quiet, refs)
     state, settings, run_ids, client = cmd.state, cmd.settings, cmd.run_ids, cmd.client

@@ -1,6 +1,6 @@
 """`spine run list`: the runs this machine created, from the local history.
 
-The Spine API has no list endpoint, so this reads `spine_cli.history`;
+The Spine API has no list endpoint, so this reads `spine_cli.local.history`;
 `--refresh` polls the runs still `running` and records what the API says.
 """
 
@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from spine_cli.cli import AppState, apply_local_flags, command
+from spine_cli.context import AppState
+from spine_cli.commands.shared import apply_local_flags, command
 
 
 class StatusFilter(str, Enum):
@@ -59,8 +60,8 @@ def run_list(
 
         spine run list --refresh -q | xargs spine run wait
     """
-    from spine_cli import history
-    from spine_cli.settings import load_settings
+    from spine_cli.local import history
+    from spine_cli.local.settings import load_settings
 
     state = apply_local_flags(ctx, json_, quiet)
     settings = load_settings(state.profile, state.base_url)
@@ -78,11 +79,11 @@ def run_list(
 
 def _refresh(runs: list[dict[str, Any]], current: Any, state: AppState) -> int:
     """Poll the listed runs still running; return how many were polled."""
-    from spine_cli import history
-    from spine_cli.client import make_client
+    from spine_cli.local import history
+    from spine_cli.api.client import make_client
     from spine_cli.errors import MissingKeyError, NotFoundError
-    from spine_cli.output import make_output
-    from spine_cli.settings import canonical_base_url, load_settings
+    from spine_cli.ui.output import make_output
+    from spine_cli.local.settings import canonical_base_url, load_settings
 
     warn = make_output(state).warn
     pending = [r for r in runs if r["run_id"] and r["status"] == "running"]
@@ -111,7 +112,7 @@ def _refresh(runs: list[dict[str, Any]], current: Any, state: AppState) -> int:
 
 
 def _render(runs: list[dict[str, Any]], state: AppState, settings: Any, all_profiles: bool) -> None:
-    from spine_cli.output import make_output
+    from spine_cli.ui.output import make_output
 
     out = make_output(state)
     if state.json:
@@ -136,7 +137,7 @@ def _render(runs: list[dict[str, Any]], state: AppState, settings: Any, all_prof
 
 
 def _table(runs: list[dict[str, Any]], all_profiles: bool) -> tuple[list[str], list[list[str]]]:
-    from spine_cli.textsafe import sanitize
+    from spine_cli.ui.textsafe import sanitize
 
     header = ["RUN ID", "STATUS", "CREATED", "TEMPLATE", "FILES", "PROMPT"]
     if all_profiles:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.settings import parse_duration
+from spine_cli.local.settings import parse_duration
 
 def _duration_callback(value: Optional[str]) -> Optional[float]:
     if value is None:
@@ -18,26 +18,26 @@ def _duration_callback(value: Optional[str]) -> Optional[float]:
 
 
 def complete_template(incomplete: str) -> list[tuple[str, str | None]]:
-    from spine_cli.completion import template_candidates
+    from spine_cli.completion.candidates import template_candidates
 
     return template_candidates(incomplete)
 
 
 def complete_block(incomplete: str) -> list[tuple[str, str | None]]:
-    from spine_cli.completion import block_candidates
+    from spine_cli.completion.candidates import block_candidates
 
     return block_candidates(incomplete)
 
 
 def complete_profile(incomplete: str) -> list[tuple[str, str | None]]:
-    from spine_cli.completion import profile_candidates
+    from spine_cli.completion.candidates import profile_candidates
 
     return profile_candidates(incomplete)
 
 
 def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str | None]]:
     """Run ids from the local history, most recent first (never the network)."""
-    from spine_cli.completion import run_candidates
+    from spine_cli.completion.candidates import run_candidates
 
     root = ctx.find_root().params
     return run_candidates(incomplete, profile=root.get("profile"), base_url=root.get("base_url"))

@@ -17,22 +17,10 @@ from typing import Any, Callable, TypeVar
 
 import typer
 
+from spine_cli.context import AppState
 from spine_cli.errors import APIError, ExitCode, SpineError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class AppState:
-    """Global options of one invocation (set by the root callback)."""
-
-    profile: str | None = None
-    base_url: str | None = None
-    json: bool = False
-    quiet: bool = False
-    verbose: int = 0
-    no_color: bool = False
-    ci: str = "auto"  # --ci: auto | github | none
 
 
 def get_state(ctx: typer.Context) -> AppState:
@@ -69,10 +57,10 @@ def setup(ctx: typer.Context, json_: bool = False, quiet: bool = False,
     Run references are resolved (and bad ones refused) before the key is
     needed or any request is made.
     """
-    from spine_cli import history
-    from spine_cli.client import make_client
-    from spine_cli.output import make_output
-    from spine_cli.settings import load_settings
+    from spine_cli.local import history
+    from spine_cli.api.client import make_client
+    from spine_cli.ui.output import make_output
+    from spine_cli.local.settings import load_settings
 
     state = apply_local_flags(ctx, json_, quiet)
     settings = load_settings(state.profile, state.base_url)
@@ -95,7 +83,7 @@ def format_error(exc: SpineError) -> list[str]:
 
 
 def print_error(exc: SpineError) -> None:
-    from spine_cli.textsafe import sanitize
+    from spine_cli.ui.textsafe import sanitize
 
     for line in format_error(exc):
         sys.stderr.write(sanitize(line) + "\n")

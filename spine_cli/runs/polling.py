@@ -45,7 +45,7 @@ from spine_cli.errors import (
     SpineError,
     exit_code_for_status,
 )
-from spine_cli.models import TERMINAL_STATUSES
+from spine_cli.api.models import TERMINAL_STATUSES
 
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 60.0

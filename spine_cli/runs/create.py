@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spine_cli import history
-from spine_cli.cli import AppState
+from spine_cli.local import history
+from spine_cli.context import AppState
 from spine_cli.errors import CreateUncertainError, UsageError
-from spine_cli.models import BLOCK_TYPES, TEMPLATES, UPLOAD_EXTENSIONS
-from spine_cli.output import make_output
-from spine_cli.settings import Settings, load_settings, mask_key
+from spine_cli.api.models import BLOCK_TYPES, TEMPLATES, UPLOAD_EXTENSIONS
+from spine_cli.ui.output import make_output
+from spine_cli.local.settings import Settings, load_settings, mask_key
 
 UPLOAD_BAR_THRESHOLD = 1024 * 1024
 
@@ -132,7 +132,7 @@ def build_spec(*, prompt: str | None, prompt_file: str | None, template: str | N
 
 def print_dry_run(state: AppState, settings: Settings, spec: CreateSpec) -> int:
     """Print the request that would be sent; send nothing."""
-    from spine_cli.client import content_type_for, normalize_base_url
+    from spine_cli.api.client import content_type_for, normalize_base_url
 
     output = make_output(state)
     request = {
@@ -164,7 +164,7 @@ def create(state: AppState, spec: CreateSpec, *, dry_run: bool = False,
         spec.template = check_template(str(settings.value("template")))
     if dry_run:
         return print_dry_run(state, settings, spec)
-    from spine_cli.client import make_client
+    from spine_cli.api.client import make_client
 
     output = make_output(state)
     with make_client(settings, state) as client:
@@ -172,11 +172,11 @@ def create(state: AppState, spec: CreateSpec, *, dry_run: bool = False,
         run_id = str(data.get("run_id", ""))
         _announce(output, data, watch=watch, follow=follow_opts is not None)
         if follow_opts is None:
-            from spine_cli.ci import report_created
+            from spine_cli.ui.ci import report_created
 
             report_created(state, data)
             return 0
-        from spine_cli.follow import FollowRequest, follow
+        from spine_cli.runs.follow import FollowRequest, follow
 
         est = data.get("estimated_duration_ms")
         req = FollowRequest([run_id], follow_opts, watch=watch, download=download,
@@ -212,7 +212,7 @@ def _announce(output: Any, data: dict, *, watch: bool, follow: bool) -> None:
         if not follow:
             output.emit_json(data)
         elif watch:
-            from spine_cli.progress import JsonEventReporter
+            from spine_cli.ui.reporters import JsonEventReporter
 
             JsonEventReporter.emit({"event": "created", **data})
         return
@@ -235,7 +235,7 @@ class _NoBar:
 def _upload_bar(output: Any, total: int) -> Any:
     if not output.live or total < UPLOAD_BAR_THRESHOLD or output.state.quiet:
         return _NoBar()
-    from spine_cli.upload_bar import UploadBar
+    from spine_cli.ui.bars import UploadBar
 
     return UploadBar(output.err, total)
 

@@ -70,7 +70,7 @@ class HistoryUnavailable(Exception):
 
 
 def history_path() -> Path:
-    from spine_cli.settings import data_dir
+    from spine_cli.local.settings import data_dir
 
     return data_dir() / "history.sqlite3"
 
@@ -95,7 +95,7 @@ def _connect() -> Any:
 
     path = history_path()
     try:
-        from spine_cli.config_file import ensure_private_dir
+        from spine_cli.local.config_file import ensure_private_dir
 
         ensure_private_dir(path.parent)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
@@ -172,7 +172,7 @@ def record_run(settings: Any, run_id: str | None, *, canvas_id: str | None = Non
                files: Iterable[str] = (), status: str = "running",
                unconfirmed: bool = False, estimated_ms: int | None = None) -> None:
     """Record a run this machine created (run_id None: an unconfirmed create)."""
-    from spine_cli.settings import canonical_base_url
+    from spine_cli.local.settings import canonical_base_url
 
     now = _now()
     names = [Path(str(f)).name for f in files]
@@ -236,7 +236,7 @@ def _row_dict(row: Any) -> dict[str, Any]:
 def _scope(settings: Any, all_profiles: bool) -> tuple[str, list[Any]]:
     if all_profiles:
         return "1=1", []
-    from spine_cli.settings import canonical_base_url
+    from spine_cli.local.settings import canonical_base_url
 
     return "profile = ? AND base_url = ?", [settings.profile, canonical_base_url(settings.base_url)]
 
@@ -287,7 +287,7 @@ def _lookup(settings: Any, what: str, condition: str, params: list[Any], page: s
 
 
 def _where(settings: Any) -> str:
-    from spine_cli.settings import canonical_base_url
+    from spine_cli.local.settings import canonical_base_url
 
     return f"profile '{settings.profile}' at {canonical_base_url(settings.base_url)}"
 

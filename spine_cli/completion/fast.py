@@ -3,8 +3,8 @@
 The completion scripts run `spine` with `_SPINE_COMPLETE=complete_<shell>` and
 the words typed so far in `COMP_WORDS`/`COMP_CWORD` (bash) or
 `_TYPER_COMPLETE_ARGS` (zsh, fish, PowerShell). `fast_complete` walks the
-command tree in `completion_spec.json` the way Click's parser would (without
-coercing any value), asks `spine_cli.completion` for profile names and run
+command tree in `spec.json` (beside this module) the way Click's parser would (without
+coercing any value), asks `spine_cli.completion.candidates` for profile names and run
 ids, and prints exactly what Typer would print: tests compare the two answers
 for many command lines in every shell.
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 COMPLETE_VAR = "_SPINE_COMPLETE"
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 SPEC_FORMAT = 1
-SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "completion_spec.json")
+SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spec.json")
 _WS = re.compile(r"\s")
 
 
@@ -258,7 +258,7 @@ def _value_candidates(param: Node, incomplete: str, root_values: dict[str, Any])
         return [(incomplete, None)]
     if kind is None:
         return []
-    from spine_cli import completion
+    from spine_cli.completion import candidates as completion
 
     if kind == "profiles":
         items = completion.profile_candidates(incomplete)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from spine_cli.textsafe import sanitize
+from spine_cli.ui.textsafe import sanitize
 
 if TYPE_CHECKING:
     from rich.text import Text

@@ -1,8 +1,8 @@
 """The static completion spec: the command tree as data, generated from the Typer app.
 
 A <Tab> must not import Typer or the command modules (about 0.1 s), so
-`python -m spine_cli.completion` also writes `completion_spec.json` next to
-this module, and `spine_cli.completion_fast` answers from it. Format 1:
+`python -m tools.gen_completion` also writes `spine_cli/completion/spec.json`, and
+`spine_cli.completion.fast` answers from it. Format 1:
 
     {"format": 1, "prog": "spine", "root": NODE}
     NODE     = {"name", "help", "hidden", "options": [OPTION], "arguments": [ARGUMENT],
@@ -29,12 +29,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spine_cli import completion_fast
-from spine_cli.completion_fast import SPEC_FORMAT, zsh_escape
+from spine_cli.completion import fast as completion_fast
+from spine_cli.completion.fast import SPEC_FORMAT, zsh_escape
 
 SPEC_PATH = Path(completion_fast.SPEC_PATH)
 
-# Completer kind -> the function in spine_cli.completion that reads state at <Tab> time.
+# Completer kind -> the function in spine_cli.completion.candidates that reads state at <Tab> time.
 DYNAMIC = {"profiles": "profile_candidates", "runs": "run_candidates"}
 _MARKER = "\x00spine-completer:"
 
@@ -129,14 +129,14 @@ class _markers:
     """Swap the DYNAMIC completers for functions that answer their own kind."""
 
     def __enter__(self) -> None:
-        from spine_cli import completion
+        from spine_cli.completion import candidates as completion
 
         self._saved = {fn: getattr(completion, fn) for fn in DYNAMIC.values()}
         for kind, fn in DYNAMIC.items():
             setattr(completion, fn, lambda *a, _k=kind, **kw: [(_MARKER + _k, None)])
 
     def __exit__(self, *exc: object) -> None:
-        from spine_cli import completion
+        from spine_cli.completion import candidates as completion
 
         for fn, saved in self._saved.items():
             setattr(completion, fn, saved)

@@ -22,13 +22,13 @@ from typing import Any, Callable, Sequence
 
 import httpx
 
-from spine_cli.client import USER_AGENT
+from spine_cli.api.client import USER_AGENT
 from spine_cli.errors import DownloadError, ExitCode, SpineError, UsageError
-from spine_cli.models import Artifact, Run
-from spine_cli.output import Output
-from spine_cli.download_transfer import Bars, Expired, Failed, Fetcher, sha256_file
-from spine_cli.retry import RetryPolicy
-from spine_cli.textsafe import sanitize
+from spine_cli.api.models import Artifact, Run
+from spine_cli.ui.output import Output
+from spine_cli.api.transfer import Bars, Expired, Failed, Fetcher, sha256_file
+from spine_cli.api.retry import RetryPolicy
+from spine_cli.ui.textsafe import sanitize
 
 FINAL_OUTPUT = "final_output.md"
 MANIFEST = "manifest.json"

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spine_cli import history
-from spine_cli.cli import AppState
+from spine_cli.local import history
+from spine_cli.context import AppState
 from spine_cli.errors import ExitCode, worst
-from spine_cli.models import Run
-from spine_cli.output import Output, make_output
-from spine_cli.polling import Tracked, WaitOptions, Waiter
-from spine_cli.progress import JsonEventReporter, make_reporter
-from spine_cli.render import format_duration, render_run, render_summary, status_line
-from spine_cli.settings import Settings
+from spine_cli.api.models import Run
+from spine_cli.ui.output import Output, make_output
+from spine_cli.runs.polling import Tracked, WaitOptions, Waiter
+from spine_cli.ui.reporters import JsonEventReporter, make_reporter
+from spine_cli.ui.render import format_duration, render_run, render_summary, status_line
+from spine_cli.local.settings import Settings
 
 
 DEFAULT_MAX_OUTAGE = 600.0
@@ -28,7 +28,7 @@ DEFAULT_MAX_OUTAGE = 600.0
 def wait_options(settings: Settings, *, timeout: float | None, poll_interval: float | None,
                  max_outage: float | None, partial_ok: bool) -> WaitOptions:
     """Flags first, then the profile's defaults (timeout, poll_interval, max_outage)."""
-    from spine_cli.settings import parse_duration
+    from spine_cli.local.settings import parse_duration
 
     def profile(key: str) -> float | None:
         value = settings.value(key)
@@ -79,7 +79,7 @@ def follow(state: AppState, settings: Settings, client: Any, req: FollowRequest)
         t.exit_code, saved = _conclude(output, client, t, req)
         paths.extend(saved)
     _print_results(output, tracked, req, paths)
-    from spine_cli import ci
+    from spine_cli.ui import ci
 
     ci.report_runs(state, tracked, download=req.download)
     return worst([t.exit_code for t in tracked if t.exit_code is not None])
@@ -123,9 +123,9 @@ def _conclude(output: Output, client: Any, t: Tracked,
 
 def _download(output: Output, client: Any, t: Tracked,
               req: FollowRequest) -> tuple[int, list[Path]]:
-    from spine_cli.downloads import download_run
+    from spine_cli.runs.downloads import download_run
 
-    from spine_cli.ci import download_dirs
+    from spine_cli.ui.ci import download_dirs
 
     # One rule for where each run's files go, shared with the CI outputs that name them.
     dest = Path(download_dirs(req.download, req.run_ids)[req.run_ids.index(t.run_id)] or ".")
@@ -133,7 +133,7 @@ def _download(output: Output, client: Any, t: Tracked,
                           output=output)
     error = report.error()
     if error is not None:
-        from spine_cli.cli import print_error
+        from spine_cli.commands.shared import print_error
 
         print_error(error)
     return report.exit_code, list(report.paths)

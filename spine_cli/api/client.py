@@ -1,7 +1,7 @@
 """The thin HTTP client for the Spine API.
 
 It speaks the envelope (`{success, error, data}`), maps statuses to the error
-tree in `spine_cli.errors`, retries per `spine_cli.retry`, and never prints
+tree in `spine_cli.errors`, retries per `spine_cli.api.retry`, and never prints
 (verbose request logs go through the `log` callable it is given).
 
 The API key is added by a request hook only to requests for the API's own
@@ -31,7 +31,7 @@ from spine_cli.errors import (
     SpineError,
     api_error_for_status,
 )
-from spine_cli.retry import RetryPolicy, backoff_delay, parse_retry_after, should_retry
+from spine_cli.api.retry import RetryPolicy, backoff_delay, parse_retry_after, should_retry
 
 USER_AGENT = f"spine-cli/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=60.0)
@@ -262,7 +262,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _stderr_log(line: str) -> None:
     import sys
 
-    from spine_cli.textsafe import sanitize
+    from spine_cli.ui.textsafe import sanitize
 
     sys.stderr.write(f"[spine] {sanitize(line)}\n")
 

@@ -29,7 +29,7 @@ import sys
 from typing import Any, Iterable
 
 from spine_cli.errors import ExitCode
-from spine_cli.models import CANVAS_URL
+from spine_cli.api.models import CANVAS_URL
 
 EXCERPT_CHARS = 1500
 
@@ -135,8 +135,8 @@ def summary_markdown(tracked: list[Any], download: str | None = None) -> str:
 
 
 def _run_summary(t: Any, download_dir: str | None) -> str:
-    from spine_cli.models import Run
-    from spine_cli.render import format_duration, format_size
+    from spine_cli.api.models import Run
+    from spine_cli.ui.render import format_duration, format_size
 
     run = Run.from_api(t.data or {"run_id": t.run_id, "status": t.status or "unknown"})
     status = run.status or "unknown"
@@ -165,7 +165,7 @@ def _run_summary(t: Any, download_dir: str | None) -> str:
 
 
 def _excerpt(text: str) -> str:
-    from spine_cli.textsafe import sanitize
+    from spine_cli.ui.textsafe import sanitize
 
     text = sanitize(text).strip()
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + "\n…"
@@ -183,7 +183,7 @@ def _fenced(text: str) -> str:
 
 def _md(text: str) -> str:
     """Server text inside a table cell: no pipes, newlines, HTML or control characters."""
-    from spine_cli.textsafe import sanitize
+    from spine_cli.ui.textsafe import sanitize
 
     text = sanitize(str(text), keep_newlines=False).replace("\n", " ")
     for ch in "\\|<>`*_[]":

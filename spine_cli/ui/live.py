@@ -12,11 +12,11 @@ from rich.text import Text
 from rich.tree import Tree
 
 from spine_cli.errors import SpineError
-from spine_cli.models import Run
-from spine_cli.polling import Tracked
-from spine_cli.progress import NullReporter, eta_text, problem_text, short
-from spine_cli.render import STATUS_STYLE, format_duration
-from spine_cli.textsafe import sanitize
+from spine_cli.api.models import Run
+from spine_cli.runs.polling import Tracked
+from spine_cli.ui.reporters import NullReporter, eta_text, problem_text, short
+from spine_cli.ui.render import STATUS_STYLE, format_duration
+from spine_cli.ui.textsafe import sanitize
 
 TASKS_REFRESH_SECONDS = 5.0
 MAX_TREE_LINES = 14

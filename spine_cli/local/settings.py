@@ -168,7 +168,7 @@ def check_profile_name(name: str) -> str:
 
 def load_config() -> dict[str, Any]:
     """The parsed and validated config.toml ({} when absent)."""
-    from spine_cli.config_file import read_config
+    from spine_cli.local.config_file import read_config
 
     path = config_path()
     cfg = read_config(path)
@@ -177,7 +177,7 @@ def load_config() -> dict[str, Any]:
 
 
 def _validate(cfg: dict[str, Any], path: Path) -> None:
-    from spine_cli.config_file import find_key_line, malformed
+    from spine_cli.local.config_file import find_key_line, malformed
 
     def fail(table: str | None, key: str, problem: str) -> None:
         raise malformed(path, problem, find_key_line(path, table, key), _read_text(path))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from spine_cli.models import Run
-from spine_cli.output import Output
-from spine_cli.textsafe import sanitize
+from spine_cli.api.models import Run
+from spine_cli.ui.output import Output
+from spine_cli.ui.textsafe import sanitize
 
 STATUS_STYLE = {"completed": "green", "partial": "yellow", "failed": "red", "running": "cyan"}
 

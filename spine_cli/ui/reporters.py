@@ -17,10 +17,10 @@ import time
 from typing import Any, Callable
 
 from spine_cli.errors import APIError, SpineError
-from spine_cli.models import Run
-from spine_cli.polling import Tracked, predicted_end
-from spine_cli.render import format_duration, status_line
-from spine_cli.textsafe import sanitize
+from spine_cli.api.models import Run
+from spine_cli.runs.polling import Tracked, predicted_end
+from spine_cli.ui.render import format_duration, status_line
+from spine_cli.ui.textsafe import sanitize
 
 HEARTBEAT_SECONDS = 60.0
 
@@ -132,7 +132,7 @@ def make_reporter(output: Any, *, watch: bool = False,
     if output.state.quiet:
         return NullReporter()
     if output.live:
-        from spine_cli.live import LiveReporter
+        from spine_cli.ui.live import LiveReporter
 
         return LiveReporter(output.err, tasks_fetch=tasks_fetch if watch else None)
     return PlainReporter()

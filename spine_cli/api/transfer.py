@@ -1,4 +1,4 @@
-"""Moving bytes for `spine_cli.downloads`: one URL into a `.part` file.
+"""Moving bytes for `spine_cli.runs.downloads`: one URL into a `.part` file.
 
 Kept apart from naming and orchestration so each stays small. The fetcher
 retries transient failures (connection errors, timeouts, 408/429/5xx, a body
@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 import httpx
 
-from spine_cli.output import Output
-from spine_cli.retry import RETRY_STATUSES, RetryPolicy, backoff_delay, parse_retry_after
-from spine_cli.textsafe import sanitize
+from spine_cli.ui.output import Output
+from spine_cli.api.retry import RETRY_STATUSES, RetryPolicy, backoff_delay, parse_retry_after
+from spine_cli.ui.textsafe import sanitize
 
 CHUNK = 64 * 1024
 EXPIRED_STATUSES = frozenset({403, 410})

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from spine_cli.cli import AppState
+from spine_cli.context import AppState
 
 
 def _truthy(value: str | None) -> bool:
