@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.context import AppState
 from spine_cli.commands import auth, canvas, config, emulator, run
-from spine_cli.errors import EXIT_CODE_TABLE
 from spine_cli.commands.options import complete_profile
+from spine_cli.context import Flags, Invocation, Seams
+from spine_cli.errors import EXIT_CODE_TABLE, ExitCode
 
 ENV_VARS = [
     ("SPINE_API_KEY", "API key (never pass it on the command line)"),
@@ -95,17 +95,25 @@ def root(
     ] = False,
 ) -> None:
     """Run Spine agents from the command line."""
-    state = AppState(profile=profile, base_url=base_url, json=json_, quiet=quiet,
-                     verbose=verbose, no_color=no_color, ci=ci.value)
-    ctx.obj = state
+    # Tests hand their own seams (clock, sleep, transports) in as the context object.
+    seams = ctx.obj if isinstance(ctx.obj, Seams) else Seams()
+    ctx.obj = Invocation(Flags(profile=profile, base_url=base_url, json=json_, quiet=quiet,
+                               verbose=verbose, no_color=no_color, ci=ci.value), seams)
 
 
 def main() -> None:
     """Run the app (the `spine` entry point, spine_cli.entry, answers <Tab> before this)."""
+    from spine_cli.ui.output import report_text
+
     try:
         # A fixed program name: usage lines and Typer's completion variable
         # (_SPINE_COMPLETE) stay the same under `python -m spine_cli` or a wrapper.
         app(prog_name="spine")
     except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. during import)
-        sys.stderr.write("\nInterrupted.\n")
-        sys.exit(130)
+        report_text("\nInterrupted.")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:  # `spine --help | head -1`: end quietly
+        from spine_cli.commands.shared import silence_stdout
+
+        silence_stdout()
+        sys.exit(int(ExitCode.BROKEN_PIPE))

@@ -14,10 +14,13 @@ Every failure `spine` reports is a `SpineError`; the command wrapper in
      │    ├── RateLimitError        8   429 beyond the retry budget
      │    └── ServerError           8   5xx beyond the retry budget
      ├── NetworkError               8   connection, timeout, malformed body
+     │    ├── MalformedResponseError 8  an answer of the wrong shape (not what the API documents)
+     │    ├── DeadlineError         8   a request outlived the time left (a wait turns it into 6)
      │    └── CreateUncertainError  8   POST /v1/run may or may not have created a run
      ├── WaitTimeoutError           6   --timeout reached; the run goes on
      ├── DownloadError              7   an artifact could not be fetched or verified
-     └── InterruptedError_          130 Ctrl-C
+     └── InterruptedError_          130 Ctrl-C (143 for SIGTERM)
+          └── CreateInterruptedError    during POST /v1/run; says whether a run may exist
 
 Run outcomes (failed = 3, partial = 5) are not errors: `wait` turns a terminal
 status into an exit code with `exit_code_for_status`.
@@ -40,6 +43,8 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 8
     NOT_FOUND = 9
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
+    TERMINATED = 143
 
 
 # Severity order for "worst wins" when several runs are waited on.
@@ -54,7 +59,9 @@ _SEVERITY = [
     ExitCode.CONFIG,
     ExitCode.USAGE,
     ExitCode.INTERNAL,
+    ExitCode.BROKEN_PIPE,
     ExitCode.INTERRUPTED,
+    ExitCode.TERMINATED,
 ]
 
 EXIT_CODE_TABLE: list[tuple[int, str]] = [
@@ -69,6 +76,8 @@ EXIT_CODE_TABLE: list[tuple[int, str]] = [
     (8, "API unreachable or failing (network, 5xx, 429) beyond the retry/outage budget"),
     (9, "not found (404): no such run, canvas or task for this key"),
     (130, "interrupted (Ctrl-C); the run goes on server-side"),
+    (141, "stdout was closed early (e.g. piped into head); nothing more is printed"),
+    (143, "terminated (SIGTERM, as CI runners cancel); handled like Ctrl-C"),
 ]
 
 
@@ -86,21 +95,21 @@ def worst(codes: list[int]) -> int:
     return max(codes, key=rank)
 
 
-def exit_code_for_status(status: str, partial_ok: bool = False) -> int:
-    """Exit code for a terminal run status."""
-    if status == "completed":
-        return ExitCode.OK
-    if status == "partial":
-        return ExitCode.OK if partial_ok else ExitCode.RUN_PARTIAL
-    if status == "failed":
-        return ExitCode.RUN_FAILED
-    return ExitCode.INTERNAL
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so every path that handles one handles both."""
+
+
+def interrupt_code(exc: BaseException) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM."""
+    return int(ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED)
 
 
 class SpineError(Exception):
     """Base of every error `spine` reports to the user."""
 
     exit_code: int = ExitCode.INTERNAL
+    status_code: int | None = None  # the HTTP status, when an answer caused it
+    request_id: str | None = None   # the answer's X-Request-ID, when it had one
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -166,6 +175,20 @@ class NetworkError(SpineError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class MalformedResponseError(NetworkError):
+    """The API answered with a body that is not what it documents."""
+
+    def __init__(self, message: str, hint: str | None = None, status_code: int | None = None,
+                 request_id: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status_code = status_code
+        self.request_id = request_id
+
+
+class DeadlineError(NetworkError):
+    """A request did not finish within the time its caller had left (--timeout)."""
+
+
 class CreateUncertainError(NetworkError):
     """POST /v1/run failed after the request may have reached the server."""
 
@@ -180,6 +203,22 @@ class DownloadError(SpineError):
 
 class InterruptedError_(SpineError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class CreateInterruptedError(InterruptedError_):
+    """Ctrl-C (or SIGTERM) during POST /v1/run; `ambiguous` when the request was complete."""
+
+    def __init__(self, ambiguous: bool, exit_code: int = ExitCode.INTERRUPTED) -> None:
+        if ambiguous:
+            super().__init__("Interrupted after the create request was sent: a run may have "
+                             "been created.",
+                             hint="Check `spine run list` (the attempt is recorded there) before "
+                             "creating it again.")
+        else:
+            super().__init__("Interrupted before the create request was complete: no run was "
+                             "created.")
+        self.ambiguous = ambiguous
+        self.exit_code = int(exit_code)
 
 
 def api_error_for_status(

@@ -8,6 +8,7 @@ import sys
 from typer.testing import CliRunner
 
 from spine_cli.app import app
+from support.cli import FakeTime
 from support.emulator import key_fingerprint
 
 if sys.version_info >= (3, 11):
@@ -18,8 +19,8 @@ else:  # pragma: no cover
 PROBE = "/v1/run/00000000-0000-4000-8000-000000000000"
 
 
-def spine(*args: str, input: str | None = None):
-    return CliRunner().invoke(app, list(args), input=input)
+def spine(*args: str, input: str | None = None, seams=None):
+    return CliRunner().invoke(app, list(args), input=input, obj=seams)
 
 
 def stored(isolated_env) -> dict:
@@ -65,10 +66,11 @@ def test_status_reports_a_rejected_key_with_exit_4(api):
     assert fingerprints == {key_fingerprint(api.key)}
 
 
-def test_status_with_an_unreachable_api_is_exit_8(api, monkeypatch):
-    monkeypatch.setattr("spine_cli.api.client.backoff_delay", lambda *a, **k: 0.0)  # no waiting
+def test_status_with_an_unreachable_api_is_exit_8(api):
     api.emulator.fault("drop_before", method="GET", path="/v1/run/*", count=10)
-    result = spine("auth", "status")
+    time = FakeTime()
+    result = spine("auth", "status", seams=time.seams())  # retries wait on the fake clock
+    assert len(time.sleeps) == 4  # the policy's retries, then it gives up
     assert result.exit_code == 8, result.output
     assert "key check  not checked" in result.stdout
     assert "Cannot reach the Spine API" in result.stderr

@@ -6,6 +6,7 @@ import io
 
 from rich.console import Console
 
+from spine_cli.api.canvas import Dag, TaskTree
 from spine_cli.ui import render_canvas as rc
 
 DAG = {
@@ -35,8 +36,9 @@ TASKS = {
 
 
 def test_dag_plain_listing_roots_shared_children_and_content():
-    nodes = rc.dag_nodes(DAG, content=True)
-    assert rc.plain_dag(DAG, nodes) == [
+    dag = Dag.parse(DAG)
+    nodes = rc.dag_nodes(dag, content=True)
+    assert rc.plain_dag(dag, nodes) == [
         "Canvas Q1 [bold]plan[/bold]  cccc",
         "  [completed] prompt-block  Prompt",
         "      | Research the market now",
@@ -50,12 +52,12 @@ def test_dag_plain_listing_roots_shared_children_and_content():
 def test_dag_cycle_still_shows_every_block():
     dag = {"nodes": [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}],
            "edges": [{"source_id": "a", "target_id": "b"}, {"source_id": "b", "target_id": "a"}]}
-    names = [n.name for n in rc.walk(rc.dag_nodes(dag))]
+    names = [n.name for n in rc.walk(rc.dag_nodes(Dag.parse(dag)))]
     assert set(names) == {"A", "B"}
 
 
 def test_tasks_plain_listing_has_sections_types_and_ids():
-    assert rc.plain_tasks(rc.task_sections(TASKS)) == [
+    assert rc.plain_tasks(rc.task_sections(TaskTree.parse(TASKS))) == [
         "Completed (1)",
         "  [completed] parent  Research  t1",
         "    [completed] persona  Analyst  t2",
@@ -73,14 +75,14 @@ def render(renderable) -> str:
 
 
 def test_rich_tree_shows_marks_and_never_interprets_server_markup():
-    out = render(rc.dag_tree(DAG, rc.dag_nodes(DAG)))
+    out = render(rc.dag_tree(Dag.parse(DAG), rc.dag_nodes(Dag.parse(DAG))))
     assert "Report [red]x[/red]" in out and "Q1 [bold]plan[/bold]" in out
     assert "✓" in out and "●" in out and ("└──" in out or "├──" in out)
     assert "\x1b[31mnow" not in out
 
 
 def test_rich_task_trees_distinguish_completed_and_not_completed():
-    completed, pending = rc.tasks_trees(rc.task_sections(TASKS))
+    completed, pending = rc.tasks_trees(rc.task_sections(TaskTree.parse(TASKS)))
     assert completed.guide_style != pending.guide_style
     text = render(pending)
     assert "Not completed" in text and "✗" in text and "t4" in text
@@ -91,8 +93,9 @@ def test_plain_listings_do_not_import_rich():
     import sys
 
     code = ("import sys; from spine_cli.ui import render_canvas as rc\n"
-            f"rc.plain_dag({DAG!r}, rc.dag_nodes({DAG!r}))\n"
-            f"rc.plain_tasks(rc.task_sections({TASKS!r}))\n"
+            "from spine_cli.api.canvas import Dag, TaskTree\n"
+            f"rc.plain_dag(Dag.parse({DAG!r}), rc.dag_nodes(Dag.parse({DAG!r})))\n"
+            f"rc.plain_tasks(rc.task_sections(TaskTree.parse({TASKS!r})))\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,8 +12,11 @@ from typer.testing import CliRunner
 
 from spine_cli.ui import ci
 from spine_cli.app import app
-from spine_cli.context import AppState
-from spine_cli.ui.output import in_ci, live_enabled
+from spine_cli.api.models import Run
+from spine_cli.context import Flags, Invocation
+from spine_cli.errors import NetworkError
+from spine_cli.runs.waiter import Tracked
+from spine_cli.ui.output import Output, OutputMode, in_ci, resolve_mode
 
 runner = CliRunner()
 FAST = ["--poll-interval", "0.2"]
@@ -67,9 +70,9 @@ class _Tty(io.StringIO):
 @pytest.mark.parametrize("var,value", [("CI", "true"), ("CI", "1"), ("GITHUB_ACTIONS", "true"),
                                        ("GITLAB_CI", "true")])
 def test_ci_variables_turn_off_live_display_even_on_a_terminal(monkeypatch, var, value):
-    assert live_enabled(_Tty()) and not in_ci()
+    assert resolve_mode(stderr=_Tty()).live and not in_ci()
     monkeypatch.setenv(var, value)
-    assert in_ci() and not live_enabled(_Tty())
+    assert in_ci() and not resolve_mode(stderr=_Tty()).live
 
 
 def test_ci_false_is_not_ci(monkeypatch):
@@ -78,10 +81,13 @@ def test_ci_false_is_not_ci(monkeypatch):
 
 
 def test_github_mode_follows_ci_option_and_environment(monkeypatch):
-    assert not ci.github_enabled(AppState())
-    assert ci.github_enabled(AppState(ci="github"))
+    def inv(mode: str = "auto") -> Invocation:
+        return Invocation(Flags(ci=mode))
+
+    assert not ci.github_enabled(inv())
+    assert ci.github_enabled(inv("github"))
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    assert ci.github_enabled(AppState()) and not ci.github_enabled(AppState(ci="none"))
+    assert ci.github_enabled(inv()) and not ci.github_enabled(inv("none"))
 
 
 def test_output_format_survives_multi_line_values_and_lookalike_delimiters():
@@ -90,21 +96,27 @@ def test_output_format_survives_multi_line_values_and_lookalike_delimiters():
     assert parse_github_output(text) == {"final": value, "run_id": "abc"}
 
 
+R1 = "11111111-0000-4000-8000-000000000001"
+
+
+def tracked(status: str, exit_code: int, error=None) -> Tracked:
+    return Tracked(R1, run=Run.parse({"run_id": R1, "status": status}), exit_code=exit_code,
+                   error=error)
+
+
 @pytest.mark.parametrize("status", ["completed", "partial"])
 def test_a_failed_download_is_annotated_as_such_not_as_an_unfinished_run(status, capsys):
-    t = SimpleNamespace(run_id="r1", exit_code=7, status=status, data=None, error=None)
-    ci._annotate(t)
-    assert capsys.readouterr().err == (f"::error title=Spine run r1::Spine run r1 ended {status} "
-                                       "but an artifact could not be downloaded (exit 7).\n")
+    ci._annotate(Output(OutputMode()), tracked(status, 7))
+    assert capsys.readouterr().err == (f"::error title=Spine run {R1}::Spine run {R1} ended "
+                                       f"{status} but an artifact could not be downloaded "
+                                       "(exit 7).\n")
 
 
 def test_annotation_escapes_newlines_and_properties(capsys):
-    t = SimpleNamespace(run_id="r1", exit_code=8, status="running", data=None,
-                        error=SimpleNamespace(message="API down:\n50%"))
-    ci._annotate(t)
+    ci._annotate(Output(OutputMode()), tracked("running", 8, NetworkError("API down:\n50%")))
     err = capsys.readouterr().err
-    assert err == "::error title=Spine run r1::Spine run r1 did not finish successfully: " \
-                  "API down:%0A50%25.\n"
+    assert err == f"::error title=Spine run {R1}::Spine run {R1} did not finish " \
+                  "successfully: API down:%0A50%25.\n"
 
 
 # --- the GitHub path against the emulator ----------------------------------------------------
@@ -136,12 +148,15 @@ def test_a_failed_run_gets_an_error_annotation_naming_it(api, github):
                    "[emulate:duration=0]", "--wait", *FAST)
     assert result.exit_code == 3, result.stderr
     run_id = result.stdout.splitlines()[0]
-    assert f"::error title=Spine run {run_id}::Spine run {run_id} ended failed (exit 3)." \
-        in result.stderr
+    # The annotation says why: the run's errors (message and block).
+    assert f"::error title=Spine run {run_id}::Spine run {run_id} ended failed (exit 3): " \
+        "Agent execution failed (" in result.stderr
     assert "::" not in result.stdout  # stdout stays data
     outputs = github.outputs()
     assert outputs["status"] == "failed" and outputs["exit_code"] == "3"
-    assert "❌ Spine run" in github.summary.read_text()
+    summary = github.summary.read_text()
+    assert "❌ Spine run" in summary and "**Errors**" in summary
+    assert f"`spine canvas tasks {run_id}`" in summary  # the next step
 
 
 def test_partial_ok_is_a_warning_not_an_error(api, github):

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from spine_cli import __version__
-from spine_cli.api.client import SpineClient, normalize_base_url, unwrap
+from spine_cli.api.client import FilePart, SpineClient, normalize_base_url
+from spine_cli.api.envelope import unwrap
 from spine_cli.errors import (
     AuthenticationError,
     BadRequestError,
@@ -21,6 +22,7 @@ from spine_cli.errors import (
     UsageError,
 )
 from spine_cli.api.retry import RetryPolicy
+from support.cli import FakeTime
 
 KEY = "sk_spine_unit_0123456789abcdef"
 RUN = "550e8400-e29b-41d4-a716-446655440000"
@@ -32,10 +34,11 @@ def envelope(data=None, status=200, error=None, success=True, headers=None):
 
 
 def client_for(handler, **kw):
-    sleeps: list[float] = []
+    time = FakeTime()
     c = SpineClient("https://api.example.test", KEY, transport=httpx.MockTransport(handler),
-                    sleep=sleeps.append, policy=RetryPolicy(max_retries=3, base_delay=0.5), **kw)
-    c.sleeps = sleeps  # type: ignore[attr-defined]
+                    sleep=time.sleep, clock=time.clock,
+                    policy=RetryPolicy(max_retries=3, base_delay=0.5), **kw)
+    c.sleeps = time.sleeps  # type: ignore[attr-defined]
     return c
 
 
@@ -64,7 +67,7 @@ def test_headers_sent_with_every_request():
         return envelope({"run_id": RUN, "status": "running"})
 
     with client_for(handler) as c:
-        assert c.get_run(RUN)["status"] == "running"
+        assert c.get_run(RUN).status_text == "running"
     req = seen[0]
     assert req.url == f"https://api.example.test/v1/run/{RUN}"
     assert req.headers["X-API-KEY"] == KEY
@@ -76,7 +79,8 @@ def test_success_false_is_an_error_even_on_200():
     with client_for(lambda r: envelope(status=200, success=False, error="nope")) as c:
         with pytest.raises(BadRequestError) as info:
             c.get_run(RUN)
-    assert info.value.message == "nope"
+    assert info.value.message == "The API refused the request: nope"
+    assert info.value.status_code == 200  # shown as what it is, not as HTTP 400
 
 
 def test_html_from_a_proxy_is_a_clear_error_with_the_status():
@@ -84,14 +88,16 @@ def test_html_from_a_proxy_is_a_clear_error_with_the_status():
     with client_for(lambda r: page) as c:
         with pytest.raises(ServerError) as info:
             c.get_run(RUN)
-    assert "non-JSON response (HTTP 502, text/html)" in info.value.message
+    assert info.value.message == "The API returned a non-JSON answer (text/html)."
+    assert info.value.status_code == 502
     assert len(c.sleeps) == 3  # retried before giving up
 
 
 def test_html_on_200_is_a_network_error():
     page = httpx.Response(200, text="<html>login</html>", headers={"content-type": "text/html"})
-    with pytest.raises(NetworkError, match="non-JSON response \\(HTTP 200"):
-        unwrap(page)
+    with pytest.raises(NetworkError, match="non-JSON answer \\(text/html\\)") as info:
+        unwrap(page.status_code, page.headers, page.content)
+    assert info.value.status_code == 200
 
 
 @pytest.mark.parametrize("status,cls", [
@@ -119,7 +125,7 @@ def test_get_retries_5xx_then_succeeds():
                     envelope(status=500, success=False, error="oops"),
                     envelope({"run_id": RUN, "status": "running"})])
     with client_for(lambda r: next(answers)) as c:
-        assert c.get_run(RUN)["run_id"] == RUN
+        assert c.get_run(RUN).run_id == RUN
     assert len(c.sleeps) == 2
 
 
@@ -185,7 +191,7 @@ def test_create_is_not_resent_after_a_5xx():
     failure = envelope(status=500, success=False,
                        error="An internal error occurred while creating the run")
     with client_for(_create_handler(calls, failure)) as c:
-        with pytest.raises(ServerError) as info:
+        with pytest.raises(CreateUncertainError) as info:
             c.create_run({"prompt": "hi"})
     assert len(calls) == 1
     assert "may have been created" in info.value.message
@@ -198,7 +204,7 @@ def test_create_is_not_resent_after_a_5xx():
 def test_create_is_retried_when_it_certainly_never_ran(failure):
     calls = []
     with client_for(_create_handler(calls, failure)) as c:
-        assert c.create_run({"prompt": "hi"})["run_id"] == RUN
+        assert c.create_run({"prompt": "hi"}).run_id == RUN
     assert len(calls) == 2
 
 
@@ -243,7 +249,8 @@ def test_multipart_upload_streams_files_under_the_files_field(tmp_path):
         return envelope({"run_id": RUN, "status": "running"})
 
     with client_for(handler) as c:
-        c.create_run({"prompt": "hi", "template": "auto"}, [f], on_upload=read.append)
+        c.create_run({"prompt": "hi", "template": "auto"}, [FilePart(f, f.name, "text/csv")],
+                     on_upload=read.append)
     body = seen[0].decode()
     assert 'name="files"; filename="data.csv"' in body
     assert "Content-Type: text/csv" in body

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from spine_cli.completion import candidates as completion
 from spine_cli.completion import fast as completion_fast
-from spine_cli.local import history
+from support.history import record as record_row
 from tools import completion_spec, gen_completion
 from spine_cli.app import app
-from spine_cli.api.models import BLOCK_TYPES, TEMPLATES
+from spine_cli.api.catalog import BLOCK_TYPES, TEMPLATES
 from spine_cli.local.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def described(line: str, capsys) -> list[tuple[str, str]]:
 
 def record(prompt: str, status: str = "completed", profile: str | None = None) -> str:
     run_id = str(uuid.uuid4())
-    history.record_run(load_settings(profile), run_id, prompt=prompt, status=status)
+    record_row(load_settings(profile), run_id, prompt=prompt, status=status)
     return run_id
 
 
@@ -364,7 +364,8 @@ def test_the_entry_point_falls_back_to_typer(monkeypatch, tmp_path, capsys):
 # --- never the network, never heavy imports ------------------------------------------------
 
 HEAVY = ("typer", "click", "rich", "httpx", "pydantic", "spine_cli.app", "spine_cli.commands",
-         "spine_cli.context", "spine_cli.ui", "spine_cli.api", "tools")
+         "spine_cli.context", "spine_cli.ui", "spine_cli.runs", "spine_cli.api.client",
+         "spine_cli.api.models", "tools")
 
 
 @pytest.mark.skipif(not SPINE_EXE.exists(), reason="needs the installed spine script")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from spine_cli.app import app
@@ -124,13 +127,24 @@ def test_unchanged_file_keeps_its_comments(isolated_env):
     assert path.read_text().startswith("# mine\n")
 
 
-def test_list_and_get_read_the_config_file_once(isolated_env, monkeypatch):
-    from spine_cli.local import config_file
+OPENS_OF_CONFIG = (
+    "import sys\n"
+    "def hook(event, args):\n"
+    "    if event == 'open' and str(args[0]).endswith('config.toml'):\n"
+    "        sys.stderr.write('OPENED config.toml\\n')\n"
+    "sys.addaudithook(hook)\n"
+    "sys.argv = ['spine'] + sys.argv[1:]\n"
+    "from spine_cli.app import main\n"
+    "main()\n")
 
+
+@pytest.mark.parametrize("args", [["config", "list"], ["config", "get", "template"],
+                                  ["run", "create", "--prompt", "x", "--dry-run"]])
+def test_a_command_reads_the_config_file_once(isolated_env, args):
+    """Counted by the interpreter's audit hook in a child process: nothing is patched."""
     ok("config", "set", "template", "report")
-    reads = []
-    real = config_file.read_config
-    monkeypatch.setattr(config_file, "read_config", lambda path: reads.append(path) or real(path))
-    ok("config", "list")
-    ok("config", "get", "template")
-    assert len(reads) == 2
+    out = subprocess.run([sys.executable, "-c", OPENS_OF_CONFIG, *args], capture_output=True,
+                         text=True, timeout=60, env={**os.environ,
+                                                     "SPINE_API_KEY": "sk_spine_" + "k" * 24})
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("OPENED config.toml") == 1, out.stderr

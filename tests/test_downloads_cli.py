@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from spine_cli.context import AppState
+from spine_cli.api.models import Run
+from spine_cli.api.transfer import Fetcher
 from spine_cli.runs.downloads import download_run
-from spine_cli.ui.output import make_output
 
 runner = CliRunner()
 ALL_TYPES = ["document-block", "excel-block", "presentation-block", "image-block", "app-block"]
@@ -166,12 +166,13 @@ def test_expired_url_is_refreshed_from_the_run(api, tmp_path):
     api.emulator.advance(3600)  # past the emulator's URL lifetime
     polls = []
 
-    def refresh() -> dict:
+    def refresh() -> Run:
         polls.append(1)
-        return get_run(api, run_id)
+        return Run.parse(get_run(api, run_id))
 
-    report = download_run(stale, tmp_path / "out", refresh=refresh,
-                          output=make_output(AppState()))
+    with Fetcher() as fetcher:
+        report = download_run(Run.parse(stale), tmp_path / "out", refresh=refresh,
+                              fetcher=fetcher, warn=print)
     assert report.exit_code == 0 and len(polls) == 1
     statuses = [r["status"] for r in artifact_requests(api, run_id)]
     assert statuses == [403, 200]

@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from spine_cli.context import AppState
-from spine_cli.runs.downloads import download_run, safe_name, unique_name
-from spine_cli.ui.output import make_output
+from spine_cli.api.models import Run
+from spine_cli.api.transfer import Fetcher
+from spine_cli.runs.downloads import download_run
+from spine_cli.runs.naming import safe_name, unique_name
+from support.cli import FakeTime
 
 RUN_ID = "11111111-2222-3333-4444-555555555555"
 
@@ -61,12 +64,18 @@ class Files:
         return httpx.Client(transport=httpx.MockTransport(self.handler))
 
 
+def warn(message: str) -> None:
+    sys.stderr.write(f"Warning: {message}\n")
+
+
 def run_engine(tmp_path: Path, run: dict, files: Files, **kwargs):
-    sleeps: list[float] = []
+    time = FakeTime()
     refresh = kwargs.pop("refresh", lambda: run)
-    report = download_run(run, tmp_path / "out", refresh=refresh, output=make_output(AppState()),
-                          http=files.client(), sleep=sleeps.append, **kwargs)
-    return report, sleeps
+    with Fetcher(transport=httpx.MockTransport(files.handler), sleep=time.sleep) as fetcher:
+        report = download_run(Run.parse(run), tmp_path / "out",
+                              refresh=lambda: Run.parse(refresh()), fetcher=fetcher, warn=warn,
+                              **kwargs)
+    return report, time.sleeps
 
 
 def tree(root: Path) -> set[str]:

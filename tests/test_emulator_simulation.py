@@ -151,11 +151,11 @@ def test_zero_duration_run_is_terminal_at_once():
 def test_the_emulator_and_the_cli_share_the_protocol_vocabulary():
     """Kept as two copies on purpose (the emulator is the CLI's independent test double);
     this catches them drifting apart."""
-    from spine_cli.api import models
-    from spine_cli.local import settings
+    from spine_cli.api import catalog as cli
     from spine_cli.emulator import catalog, state
+    from spine_cli.local import values
 
-    assert catalog.BLOCK_TYPES == list(models.BLOCK_TYPES)
-    assert catalog.TEMPLATES == list(models.TEMPLATES) == list(settings.TEMPLATES)
-    assert sorted(set(catalog.FILE_TYPES.values())) == sorted(models.ARTIFACT_TYPES)
-    assert state.KEY_PREFIX == settings.KEY_PREFIX
+    assert catalog.BLOCK_TYPES == list(cli.BLOCK_TYPES)
+    assert catalog.TEMPLATES == list(cli.TEMPLATES)
+    assert sorted(set(catalog.FILE_TYPES.values())) == sorted(cli.ARTIFACT_TYPES)
+    assert state.KEY_PREFIX == values.KEY_PREFIX

@@ -10,7 +10,7 @@ import time
 
 from typer.testing import CliRunner
 
-from spine_cli.local import history
+from support.history import history, observe, record
 from spine_cli.app import app
 from spine_cli.local.settings import load_settings
 
@@ -30,13 +30,13 @@ def test_create_records_and_get_updates_the_history(api, tmp_path):
     attachment.write_text("# brief\n")
     run_id = ok("run", "create", "-q", "-t", "memo", "-f", str(attachment),
                 "--prompt", "Write a memo [emulate:duration=5]").stdout.strip()
-    [row] = history.list_runs(load_settings())
+    [row] = history().list(load_settings())
     assert row["run_id"] == run_id and row["status"] == "running"
     assert row["template"] == "memo" and row["files"] == ["brief.md"]
     assert row["prompt"].startswith("Write a memo") and row["base_url"] == api.base_url
     api.emulator.advance(600)
     assert ok("run", "get", "@last", "-q").stdout.strip() == "completed"
-    [row] = history.list_runs(load_settings())
+    [row] = history().list(load_settings())
     assert row["status"] == "completed" and row["canvas_id"]
 
 
@@ -51,7 +51,7 @@ def test_run_references_on_the_command_line(api):
     assert beyond.exit_code == 2 and "fewer than 4 runs" in beyond.stderr
     # make an ambiguous prefix by recording a twin that shares the first 8 characters
     twin = ids[0][:8] + "-ffff-4fff-8fff-ffffffffffff"
-    history.record_run(load_settings(), twin, prompt="twin")
+    record(load_settings(), twin, prompt="twin")
     ambiguous = spine("run", "get", ids[0][:8])
     assert ambiguous.exit_code == 2
     assert "ambiguous" in ambiguous.stderr and ids[0] in ambiguous.stderr and twin in ambiguous.stderr
@@ -75,7 +75,7 @@ def test_twenty_concurrent_run_create_processes(api):
     assert [err for _, err in outputs] == [""] * 20
     created = {out.strip(): n for n, (out, _) in enumerate(outputs)}
     assert len(created) == 20
-    rows = history.list_runs(load_settings(), limit=None)
+    rows = history().list(load_settings(), limit=None)
     assert {r["run_id"]: r["prompt"] for r in rows} == {
         run_id: f"concurrent {n}" for run_id, n in created.items()}
     assert {r["status"] for r in rows} == {"running"}

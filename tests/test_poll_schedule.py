@@ -12,18 +12,30 @@ import itertools
 
 import pytest
 
-from spine_cli.errors import NetworkError, NotFoundError, RateLimitError, ServerError
-from spine_cli.runs.polling import (
+from spine_cli.api.models import Run
+from spine_cli.api.retry import RequestBudget
+from spine_cli.errors import (MalformedResponseError, NetworkError, NotFoundError,
+                              RateLimitError, ServerError)
+from spine_cli.runs.schedule import (
     MAX_INTERVAL,
     MIN_INTERVAL,
-    Tracked,
-    WaitOptions,
-    Waiter,
     end_window,
     next_poll_delay,
-    outage_delay,
     predicted_end,
 )
+from spine_cli.runs.waiter import Tracked, WaitOptions, Waiter
+
+IDS = {"r": "00000000-0000-4000-8000-00000000000f", "a": "00000000-0000-4000-8000-00000000000a",
+       "b": "00000000-0000-4000-8000-00000000000b", "c": "00000000-0000-4000-8000-00000000000c"}
+CANVAS = "cccccccc-0000-4000-8000-000000000000"
+
+
+def as_run(data: dict) -> Run:
+    """The test's short ids made into the UUIDs the API answers with."""
+    data = {**data, "run_id": IDS.get(data["run_id"], data["run_id"])}
+    if data.get("canvas_id"):
+        data["canvas_id"] = CANVAS
+    return Run.parse(data)
 
 FIFTEEN_MIN = 900.0
 
@@ -44,12 +56,6 @@ def test_retry_after_always_wins_even_beyond_60_seconds() -> None:
     assert next_poll_delay(300, FIFTEEN_MIN, 0.3, retry_after=5) == 5
     assert next_poll_delay(2, FIFTEEN_MIN, None, retry_after=45, have_canvas=False) == 45
     assert next_poll_delay(300, retry_after=0.2) == MIN_INTERVAL
-    assert outage_delay(1, 90) == 90
-    assert outage_delay(5, 3) == 3
-
-
-def test_outage_delay_backs_off_exponentially_to_30_seconds() -> None:
-    assert [outage_delay(n, None) for n in range(1, 8)] == [2, 4, 8, 16, 30, 30, 30]
 
 
 def _poll_times(until: float, estimated: float | None, fraction_at=lambda t: None) -> list[float]:
@@ -144,11 +150,11 @@ def _running(t: float, end: float | None = None) -> dict:
 def _wait(fetch_at, *, workers: int = 1, **options) -> tuple[Tracked, FakeClock, list[float]]:
     clock, polls = FakeClock(), []
 
-    def fetch(run_id: str) -> dict:
+    def fetch(run_id: str, deadline: float | None) -> Run:
         polls.append(clock.now)
-        return fetch_at(clock.now)
+        return as_run(fetch_at(clock.now))
 
-    tracked = Tracked("r", estimated=options.pop("estimated", None))
+    tracked = Tracked(IDS["r"], estimated=options.pop("estimated", None))
     Waiter(fetch, WaitOptions(workers=workers, **options), clock=clock,
            sleep=clock.sleep).run([tracked])
     return tracked, clock, polls
@@ -208,18 +214,63 @@ def test_transient_failures_within_the_budget_are_ridden_out() -> None:
     assert tracked.exit_code == 0 and tracked.failures == 0
 
 
-def test_rate_limit_retry_after_is_honoured_by_the_loop() -> None:
+def test_rate_limit_retry_after_is_honoured_by_the_loop_up_to_the_policy_cap() -> None:
     calls = []
 
     def at(t: float) -> dict:
         calls.append(t)
-        if len(calls) == 2:
-            raise RateLimitError("slow down", 429, retry_after=75)
+        if len(calls) in (2, 4):
+            raise RateLimitError("slow down", 429, retry_after=[None, 12, None, 75][len(calls) - 1])
         return _running(t) if t < 200 else {"run_id": "r", "status": "completed"}
 
     tracked, _, polls = _wait(at)
     assert tracked.exit_code == 0
-    assert polls[2] - polls[1] == pytest.approx(75)
+    assert polls[2] - polls[1] == pytest.approx(12)  # Retry-After wins over the backoff
+    assert polls[4] - polls[3] == pytest.approx(30)  # ...up to the retry policy's cap
+
+
+def test_a_huge_retry_after_never_overshoots_max_outage() -> None:
+    def at(t: float) -> dict:
+        raise RateLimitError("slow down", 429, retry_after=999999999)
+
+    tracked, clock, polls = _wait(at, max_outage=20)
+    assert tracked.exit_code == 8 and clock.now == pytest.approx(20)
+    assert tracked.outage == pytest.approx(20)  # the true time spent, for the message
+
+
+def test_the_last_backoff_is_cut_to_what_is_left_of_max_outage() -> None:
+    def at(t: float) -> dict:
+        raise NetworkError("connection refused")
+
+    tracked, clock, polls = _wait(at, max_outage=15)
+    assert tracked.exit_code == 8 and clock.now == pytest.approx(15)  # not 30
+    assert [b - a for a, b in zip(polls, polls[1:])][-1] <= 15 - sum(
+        b - a for a, b in zip(polls[:-2], polls[1:-1]))
+
+
+def test_a_retry_after_never_overshoots_the_timeout() -> None:
+    def at(t: float) -> dict:
+        raise RateLimitError("slow down", 429, retry_after=600)
+
+    tracked, clock, _ = _wait(at, timeout=10)
+    assert tracked.exit_code == 6 and clock.now == pytest.approx(10)
+
+
+def test_an_unknown_status_ends_the_wait_naming_it() -> None:
+    tracked, _, polls = _wait(lambda t: {"run_id": "r", "status": "cancelled"})
+    assert tracked.exit_code == 8 and len(polls) == 1
+    assert isinstance(tracked.error, MalformedResponseError)
+    assert "'cancelled'" in tracked.error.message
+
+
+def test_an_answer_of_the_wrong_shape_is_a_failed_poll_not_the_end() -> None:
+    def at(t: float) -> dict:
+        if t < 10:
+            raise MalformedResponseError("The API answered with str run instead of an object.")
+        return {"run_id": "r", "status": "completed"}
+
+    tracked, _, polls = _wait(at)
+    assert tracked.exit_code == 0 and len(polls) >= 3
 
 
 def test_fixed_poll_interval_replaces_the_schedule() -> None:
@@ -235,11 +286,38 @@ def test_several_runs_in_the_pooled_loop_each_get_their_outcome() -> None:
     ends = {"a": 40.0, "b": 70.0, "c": 100.0}
     outcome = {"a": "completed", "b": "failed", "c": "partial"}
 
-    def fetch(run_id: str) -> dict:
-        if clock.now >= ends[run_id]:
-            return {"run_id": run_id, "status": outcome[run_id]}
-        return _running(clock.now)
+    names = {IDS[r]: r for r in ends}
 
-    tracked = [Tracked(r, estimated=ends[r]) for r in ends]
+    def fetch(run_id: str, deadline: float | None) -> Run:
+        name = names[run_id]
+        if clock.now >= ends[name]:
+            return as_run({"run_id": name, "status": outcome[name]})
+        return as_run({**_running(clock.now), "run_id": name})
+
+    tracked = [Tracked(IDS[r], estimated=ends[r]) for r in ends]
     Waiter(fetch, WaitOptions(workers=4), clock=clock, sleep=clock.sleep).run(tracked)
     assert [t.exit_code for t in tracked] == [0, 3, 5]
+
+
+def test_a_429_on_one_run_pauses_the_polls_of_every_run_under_the_key() -> None:
+    """One request budget per key: after run a's 429 (Retry-After 20), b and c wait too."""
+    clock = FakeClock()
+    polls: list[tuple[str, float]] = []
+    names = {IDS[r]: r for r in "abc"}
+
+    def fetch(run_id: str, deadline: float | None) -> Run:
+        name = names[run_id]
+        polls.append((name, clock.now))
+        if [n for n, _ in polls].count("a") == 3 and name == "a":
+            raise RateLimitError("slow down", 429, retry_after=20)
+        return as_run({**_running(clock.now), "run_id": name})
+
+    tracked = [Tracked(IDS[r], estimated=600) for r in "abc"]
+    budget = RequestBudget(clock)
+    Waiter(fetch, WaitOptions(workers=1, timeout=120), clock=clock, sleep=clock.sleep,
+           budget=budget).run(tracked)
+    limited = [t for name, t in polls if name == "a"][2]
+    after = [(name, t) for name, t in polls if t > limited]
+    assert after and all(t >= limited + 20 for _, t in after), after
+    assert {name for name, _ in after} == {"a", "b", "c"}
+    assert budget.pauses == 1

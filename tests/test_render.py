@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from spine_cli.context import AppState
 from spine_cli.api.models import Run
-from spine_cli.ui.output import Output, make_output
+from spine_cli.ui.output import Output, OutputMode
 from spine_cli.ui.render import format_duration, format_size, render_run, status_line
 from spine_cli.ui.textsafe import sanitize
 
 HOSTILE = "[bold red]LOUD[/] \x1b[31mred\x1b[0m \x1b]0;pwned\x07 bell\x07 cr\rX"
 
-RUN = Run.from_api({
+RUN = Run.parse({
     "run_id": "550e8400-e29b-41d4-a716-446655440000", "status": "partial",
     "canvas_id": "c0ffee00-0000-4000-8000-000000000000", "duration_ms": 927300,
     "result": {"final_output": f"# Title {HOSTILE}\n\nBody", "artifacts": [
@@ -32,9 +31,8 @@ def test_sanitize_removes_escapes_and_controls_but_keeps_text():
 
 
 @pytest.mark.parametrize("rich_mode", [False, True])
-def test_render_run_shows_server_text_literally(monkeypatch, capsys, rich_mode):
-    monkeypatch.setattr(Output, "rich_stdout", property(lambda self: rich_mode))
-    output = make_output(AppState(no_color=False))
+def test_render_run_shows_server_text_literally(capsys, rich_mode):
+    output = Output(OutputMode(rich_stdout=rich_mode, color_stdout=rich_mode))
     render_run(output, RUN)
     out = capsys.readouterr().out
     assert "\x1b]" not in out and "\x07" not in out and "\r" not in out
@@ -44,9 +42,8 @@ def test_render_run_shows_server_text_literally(monkeypatch, capsys, rich_mode):
     assert "excel-block" in out
 
 
-def test_plain_view_keeps_markdown_raw(monkeypatch, capsys):
-    monkeypatch.setattr(Output, "rich_stdout", property(lambda self: False))
-    render_run(make_output(AppState()), RUN)
+def test_plain_view_keeps_markdown_raw(capsys):
+    render_run(Output(OutputMode()), RUN)
     out = capsys.readouterr().out
     assert "\n# Title" in out
     assert "\x1b" not in out
@@ -56,6 +53,6 @@ def test_status_and_formatting_helpers():
     assert format_duration(5) == "5s" and format_duration(927.3) == "15m27s"
     assert format_duration(7322) == "2h02m"
     assert format_size(245000) == "239.3 KiB" and format_size(12) == "12 B"
-    running = Run.from_api({"run_id": "x", "status": "running",
+    running = Run.parse({"run_id": "550e8400-e29b-41d4-a716-446655440000", "status": "running",
                             "progress": {"tasks_completed": 3, "tasks_total": 8, "elapsed_ms": 480000}})
     assert status_line(running) == "running 3/8 tasks, 8m00s elapsed"

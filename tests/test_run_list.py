@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from typer.testing import CliRunner
 
-from spine_cli.local import history
 from spine_cli.app import app
+from spine_cli.context import Seams
 from spine_cli.local.settings import Settings
+from support.history import history, observe, record
 
 DEFAULT = Settings("default", None, "https://api.getspine.ai")
 LOCAL = Settings("local", None, "http://127.0.0.1:8765")
@@ -18,8 +20,8 @@ def rid(n: int) -> str:
     return f"{n:08d}-0000-4000-8000-000000000000"
 
 
-def spine(*args: str, input: str | None = None):
-    return CliRunner().invoke(app, list(args), input=input)
+def spine(*args: str, input: str | None = None, seams: Seams | None = None):
+    return CliRunner().invoke(app, list(args), input=input, obj=seams)
 
 
 def ok(*args: str):
@@ -29,14 +31,14 @@ def ok(*args: str):
 
 
 def seed() -> None:
-    history.record_run(DEFAULT, rid(1), prompt="first [bold]not markup[/bold]\nsecond line",
+    record(DEFAULT, rid(1), prompt="first [bold]not markup[/bold]\nsecond line",
                        template="report", files=["a.csv", "b.pdf"])
-    history.record_run(DEFAULT, rid(2), prompt="\x1b[31mred\x1b[0m")
-    history.record_run(DEFAULT, rid(3), prompt="third")
-    history.record_run(DEFAULT, None, prompt="maybe created", unconfirmed=True)
-    history.record_run(LOCAL, rid(9), prompt="on the emulator")
-    history.observe_run(DEFAULT, {"run_id": rid(2), "status": "failed"})
-    history.observe_run(DEFAULT, {"run_id": rid(3), "status": "completed", "canvas_id": "c3"})
+    record(DEFAULT, rid(2), prompt="\x1b[31mred\x1b[0m")
+    record(DEFAULT, rid(3), prompt="third")
+    record(DEFAULT, None, prompt="maybe created", unconfirmed=True)
+    record(LOCAL, rid(9), prompt="on the emulator")
+    observe(DEFAULT, {"run_id": rid(2), "status": "failed"})
+    observe(DEFAULT, {"run_id": rid(3), "status": "completed", "canvas_id": "c3"})
 
 
 def test_table_of_the_current_profile_newest_first(isolated_env):
@@ -64,9 +66,10 @@ def test_json_is_one_array_with_the_history_fields(isolated_env):
     assert [r["run_id"] for r in rows] == [None, rid(3)]
     assert rows[1]["status"] == "completed" and rows[1]["canvas_id"] == "c3"
     assert rows[0]["unconfirmed"] is True
-    assert set(rows[1]) == {"run_id", "status", "canvas_id", "profile", "base_url", "prompt",
-                            "template", "blocks", "files", "created_at", "updated_at", "unconfirmed",
-                            "estimated_duration_ms"}
+    assert set(rows[1]) == {"id", "run_id", "status", "canvas_id", "profile", "base_url",
+                            "prompt", "template", "blocks", "files", "created_at", "updated_at",
+                            "unconfirmed", "estimated_duration_ms", "duration_ms", "spec",
+                            "origin", "note"}
     assert json.loads(ok("--json", "run", "list", "--status", "partial").stdout) == []
 
 
@@ -109,7 +112,7 @@ def test_refresh_polls_only_runs_not_yet_finished(api):
     doomed = api.emulator.create_run(api.key, "doomed [emulate:outcome=failed] [emulate:duration=5]")["run_id"]
     slow = api.emulator.create_run(api.key, "slow [emulate:duration=7200]")["run_id"]
     for run_id in (fast, doomed, slow):
-        history.record_run(here, run_id, prompt="seeded")
+        record(here, run_id, prompt="seeded")
     api.emulator.advance(600)
     stale = ok("run", "list", "--status", "running", "-q").stdout.split()
     assert sorted(stale) == sorted([fast, doomed, slow])  # no network without --refresh
@@ -127,18 +130,22 @@ def test_refresh_polls_only_runs_not_yet_finished(api):
     assert polled.count(f"/v1/run/{slow}") == 2 and polled.count(f"/v1/run/{fast}") == 1
 
 
-def test_refresh_without_a_key_is_exit_4_for_the_current_profile(isolated_env, monkeypatch):
-    history.record_run(DEFAULT, rid(1))
-    history.record_run(LOCAL, rid(2))
+def test_refresh_without_a_key_is_exit_4_for_the_current_profile(isolated_env):
+    record(DEFAULT, rid(1))
+    record(LOCAL, rid(2))
     result = spine("run", "list", "--refresh")
     assert result.exit_code == 4 and "No API key configured" in result.stderr
     assert spine("run", "list", "--refresh", "--status", "completed").exit_code == 0  # none to poll
     # another profile's runs without a key: a warning, the rest goes on
     spine("auth", "login", "--with-key", "--no-verify", input="sk_spine_only_for_default_0000")
     ok("--profile", "local", "--base-url", "http://127.0.0.1:8765", "config", "set", "template", "memo")
-    monkeypatch.setattr("spine_cli.api.client.SpineClient.get_run",
-                        lambda self, run_id: {"run_id": run_id, "status": "completed"})
-    every = spine("run", "list", "--refresh", "--all-profiles", "--json")
+    def api(request: httpx.Request) -> httpx.Response:
+        run_id = request.url.path.rsplit("/", 1)[1]
+        return httpx.Response(200, json={"success": True, "data": {"run_id": run_id,
+                                                                   "status": "completed"}})
+
+    every = spine("run", "list", "--refresh", "--all-profiles", "--json",
+                  seams=Seams(transport=httpx.MockTransport(api)))
     assert every.exit_code == 0, every.output
     assert "no API key for profile 'local'" in every.stderr
     assert {r["run_id"]: r["status"] for r in json.loads(every.stdout)} == {

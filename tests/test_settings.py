@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from spine_cli.app import app
 from spine_cli.errors import ConfigError
-from spine_cli.local.settings import config_dir, data_dir, load_settings, mask_key
+from spine_cli.local.settings import SourceKind, config_dir, data_dir, load_settings, mask_key
 
 KEY_FILE = "sk_spine_fromthefile_0001"
 KEY_ENV = "sk_spine_fromtheenvvar_0002"
@@ -30,10 +30,15 @@ def write_config(dirs, text: str, mode: int = 0o600):
     return path
 
 
+def texts(sources: dict) -> dict[str, str]:
+    return {key: str(source) for key, source in sources.items()}
+
+
 def test_precedence_layer_by_layer_with_sources(isolated_env, monkeypatch):
     s = load_settings()
     assert (s.profile, s.api_key, s.base_url) == ("default", None, "https://api.getspine.ai")
-    assert s.sources == {"profile": "default", "api_key": "none", "base_url": "default"}
+    assert texts(s.sources) == {"profile": "default", "api_key": "none", "base_url": "default"}
+    assert {src.kind for src in s.sources.values()} == {SourceKind.DEFAULT, SourceKind.NONE}
 
     path = write_config(isolated_env, f'''
 default_profile = "work"
@@ -46,22 +51,26 @@ base_url = "http://other.example"
 ''')
     s = load_settings()
     assert (s.profile, s.api_key, s.base_url) == ("work", KEY_FILE, "http://file.example")
-    assert s.sources["profile"] == f"default_profile in {path}"
-    assert s.sources["api_key"] == f"profile work in {path}"
-    assert s.value("template") == "memo" and s.sources["template"] == f"profile work in {path}"
+    assert str(s.sources["profile"]) == f"default_profile in {path}"
+    assert s.sources["profile"].kind is SourceKind.CONFIG
+    assert str(s.sources["api_key"]) == f"profile work in {path}"
+    assert s.sources["api_key"].kind is SourceKind.PROFILE
+    assert s.value("template") == "memo" and str(s.sources["template"]) == f"profile work in {path}"
 
     monkeypatch.setenv("SPINE_PROFILE", "other")
     monkeypatch.setenv("SPINE_API_KEY", KEY_ENV)
     monkeypatch.setenv("SPINE_BASE_URL", "http://env.example")
     s = load_settings()
     assert (s.profile, s.api_key, s.base_url) == ("other", KEY_ENV, "http://env.example")
-    assert s.sources == {"profile": "env SPINE_PROFILE", "api_key": "env SPINE_API_KEY",
-                         "base_url": "env SPINE_BASE_URL"}
+    assert texts(s.sources) == {"profile": "env SPINE_PROFILE", "api_key": "env SPINE_API_KEY",
+                                "base_url": "env SPINE_BASE_URL"}
+    assert {src.kind for src in s.sources.values()} == {SourceKind.ENV}
 
     s = load_settings("work", "http://flag.example")
     assert (s.profile, s.api_key, s.base_url) == ("work", KEY_ENV, "http://flag.example")
-    assert s.sources["profile"] == "flag --profile"
-    assert s.sources["base_url"] == "flag --base-url"
+    assert str(s.sources["profile"]) == "flag --profile"
+    assert str(s.sources["base_url"]) == "flag --base-url"
+    assert s.sources["base_url"].kind is SourceKind.FLAG
 
 
 def test_directories_relocate_and_default_to_platformdirs(isolated_env, monkeypatch):
@@ -155,7 +164,7 @@ def test_nothing_is_read_at_import_and_version_stays_light(isolated_env):
 
 
 def test_config_and_flags_share_one_duration_grammar():
-    from spine_cli.local.settings import check_duration, parse_duration
+    from spine_cli.local.values import check_duration, parse_duration
 
     assert parse_duration("1h30m") == 5400 and parse_duration("90") == 90
     assert parse_duration("1.5m") == 90

@@ -1,19 +1,24 @@
 """The thin HTTP client for the Spine API.
 
-It speaks the envelope (`{success, error, data}`), maps statuses to the error
-tree in `spine_cli.errors`, retries per `spine_cli.api.retry`, and never prints
-(verbose request logs go through the `log` callable it is given).
+It speaks the envelope (`api.envelope`), parses answers into typed models
+(`api.models`), retries per the one policy (`api.retry`) and never prints
+(request logs go through the `log` callable it is given).
 
 The API key is added by a request hook only to requests for the API's own
 origin, so neither a redirect nor a pre-signed download URL on another host
-can ever receive it.
+can ever receive it. A create is never redirected: a 3xx answer to
+`POST /v1/run` is reported as an ambiguous outcome, never followed.
+
+Every request has a total deadline as well as per-read timeouts: `deadline`
+(a clock time) bounds connecting, waiting for the answer and reading it, so
+a server that trickles one byte at a time cannot hold a bounded wait.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -24,27 +29,29 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402
 
-from spine_cli import __version__
-from spine_cli.errors import (
-    CreateUncertainError,
-    NetworkError,
-    SpineError,
-    api_error_for_status,
+from spine_cli.api.envelope import read_body, unwrap  # noqa: E402
+from spine_cli.api.canvas import Dag, Task, TaskTree  # noqa: E402
+from spine_cli.api.models import CreatedRun, Run  # noqa: E402
+from spine_cli.api.retry import (  # noqa: E402
+    DEFAULT_POLICY, RequestBudget, RetryPolicy, never_sent, should_retry,
 )
-from spine_cli.api.retry import RetryPolicy, backoff_delay, parse_retry_after, should_retry
+from spine_cli.api.transfer import USER_AGENT, UploadChangedError, UploadReader  # noqa: E402
+from spine_cli.errors import (  # noqa: E402
+    APIError, CreateInterruptedError, CreateUncertainError, DeadlineError,
+    MalformedResponseError, NetworkError, SpineError, UsageError, interrupt_code,
+)
 
-USER_AGENT = f"spine-cli/{__version__}"
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=60.0)
-# A Retry-After longer than this on a one-shot request is reported, not slept through.
-MAX_INLINE_RETRY_AFTER = 60.0
+CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT = 10.0, 60.0, 120.0
+# One exchange (not counting retries) never takes longer than this, even trickled.
+REQUEST_DEADLINE = 180.0
+CREATE_PATH = "/run"
+NO_RUN = "No run was created."
 
 
 def normalize_base_url(url: str) -> str:
     """`https://host[/path]` → `https://host[/path]/v1` (as the SDKs do)."""
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
-        from spine_cli.errors import UsageError
-
         raise UsageError(f"Invalid base URL {url!r}: it must start with http:// or https://.")
     return url if url.endswith("/v1") else url + "/v1"
 
@@ -53,41 +60,40 @@ def origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
-class UploadReader:
-    """A file object that reports how many bytes httpx has read from it."""
+@dataclass
+class FilePart:
+    """One uploaded file: where it is read from and what the server is told."""
 
-    def __init__(self, path: Path, on_read: Callable[[int], None] | None) -> None:
-        self._fh = open(path, "rb")
-        self._on_read = on_read
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._fh.read(size)
-        if chunk and self._on_read:
-            self._on_read(len(chunk))
-        return chunk
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._fh.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._fh.tell()
-
-    def fileno(self) -> int:
-        return self._fh.fileno()
-
-    def close(self) -> None:
-        self._fh.close()
+    path: Path
+    filename: str
+    content_type: str
 
 
-def content_type_for(path: Path) -> str:
-    guessed, _ = mimetypes.guess_type(path.name)
-    if path.suffix.lower() in (".md", ".yaml", ".yml") and not guessed:
-        return "text/markdown" if path.suffix.lower() == ".md" else "application/yaml"
-    return guessed or "application/octet-stream"
+@dataclass
+class _Attempt:
+    """What one exchange got as far as (httpx's trace events, when the transport has them)."""
+
+    traced: bool = False
+    sending: bool = False  # the request's first bytes went out
+    sent: bool = False     # the whole request went out: the server may act on it
+
+    def trace(self, name: str, info: Any) -> None:
+        self.traced = True
+        if name.endswith("send_request_headers.started"):
+            self.sending = True
+        elif name.endswith("send_request_body.complete"):
+            self.sent = True
+
+    def never_sent(self, exc: BaseException) -> bool:
+        return never_sent(exc) or (self.traced and not self.sending)
+
+    def maybe_received(self) -> bool:
+        """Could the server have acted on the request? (Unknown without a trace: yes.)"""
+        return self.sent or not self.traced
 
 
 class SpineClient:
-    """One connection pool; methods return the envelope's unwrapped `data`."""
+    """One connection pool; endpoint methods return typed models."""
 
     def __init__(
         self,
@@ -95,21 +101,24 @@ class SpineClient:
         api_key: str,
         *,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = DEFAULT_POLICY,
         log: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        budget: RequestBudget | None = None,
         max_connections: int = 20,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self._origin = origin(httpx.URL(self.base_url))
         self._key = api_key
         self._log = log
-        self._sleep = sleep
+        self._sleep, self._clock = sleep, clock
         self.policy = policy
+        self.budget = budget or RequestBudget(clock)
         self._http = httpx.Client(
             transport=transport,
-            timeout=timeout,
+            timeout=httpx.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT,
+                                  write=WRITE_TIMEOUT, pool=READ_TIMEOUT),
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             limits=httpx.Limits(max_connections=max_connections,
@@ -144,132 +153,199 @@ class SpineClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _url(self, path: str) -> str:
-        return self.base_url + path
-
     def request_json(self, method: str, path: str, *, idempotent: bool = True,
-                     max_retries: int | None = None, **kwargs: Any) -> Any:
-        """Send with retries; return `data` or raise a SpineError."""
+                     max_retries: int | None = None, deadline: float | None = None,
+                     **kwargs: Any) -> Any:
+        """Send with retries; return the envelope's `data` or raise a SpineError."""
         retries = self.policy.max_retries if max_retries is None else max_retries
         attempt = 0
         while True:
+            self._hold(deadline)
             try:
-                response = self._http.request(method, self._url(path), **kwargs)
-            except httpx.TransportError as exc:
-                if attempt < retries and should_retry(idempotent=idempotent, exc=exc):
-                    self._pause(attempt, None, f"{type(exc).__name__}")
-                    attempt += 1
-                    continue
-                raise self._transport_error(exc, method, idempotent) from None
-            if response.status_code < 400 or not should_retry(
-                idempotent=idempotent, status=response.status_code
-            ) or attempt >= retries:
-                return unwrap(response)
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if retry_after is not None and retry_after > MAX_INLINE_RETRY_AFTER:
-                return unwrap(response)
-            self._pause(attempt, retry_after, f"HTTP {response.status_code}")
-            attempt += 1
+                return self._exchange(method, path, idempotent, deadline, kwargs)
+            except _Retryable as retry:
+                if attempt >= retries or (deadline is not None and self._clock() >= deadline):
+                    raise retry.error from None
+                left = None if deadline is None else deadline - self._clock()
+                delay = self.policy.delay(attempt, retry.retry_after, left)
+                self._note(f"retrying in {delay:.1f}s after {retry.why}")
+                if retry.retry_after is not None:
+                    # Every request under this key waits it out (`_hold`), this one included.
+                    self.budget.pause(delay)
+                else:
+                    self._sleep(delay)
+                attempt += 1
 
-    def _pause(self, attempt: int, retry_after: float | None, why: str) -> None:
-        delay = backoff_delay(attempt, self.policy, retry_after)
-        if self._log:
-            self._log(f"retrying in {delay:.1f}s after {why}")
-        self._sleep(delay)
+    def _hold(self, deadline: float | None) -> None:
+        """Wait out a pause the key's budget imposes (a 429 on any request)."""
+        wait = self.budget.wait_time()
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - self._clock()))
+        if wait > 0:
+            self._sleep(wait)
 
-    def _transport_error(self, exc: httpx.TransportError, method: str,
-                         idempotent: bool) -> SpineError:
-        what = _describe_transport_error(exc)
-        if not idempotent and method == "POST":
+    def _exchange(self, method: str, path: str, idempotent: bool, deadline: float | None,
+                  kwargs: dict[str, Any]) -> Any:
+        creating = method == "POST" and path == CREATE_PATH
+        attempt = _Attempt()
+        try:
+            with self._send(method, path, creating, deadline, attempt, kwargs) as response:
+                if creating and 300 <= response.status_code < 400:
+                    raise _redirected_create(response)
+                body = read_body(response, deadline=_total(deadline, self._clock),
+                                 clock=self._clock)
+        except DeadlineError as exc:
+            if creating:
+                raise CreateUncertainError(
+                    f"{exc.message} A run may have been created; the request was not resent, "
+                    "to avoid a duplicate run.") from None
+            raise
+        except KeyboardInterrupt as exc:
+            if creating:
+                raise CreateInterruptedError(attempt.maybe_received(),
+                                             interrupt_code(exc)) from None
+            raise
+        except UploadChangedError as exc:
+            raise UsageError(f"{exc}; {NO_RUN if not attempt.sending else 'the request was cut short.'}",
+                             hint="Attach a file that is not being written to.") from None
+        except httpx.HTTPError as exc:
+            raise self._transport_failure(exc, attempt, creating, idempotent) from None
+        try:
+            return unwrap(response.status_code, response.headers, body)
+        except APIError as exc:
+            if should_retry(idempotent=idempotent, status=exc.status_code):
+                raise _Retryable(exc, f"HTTP {exc.status_code}", exc.retry_after) from None
+            raise
+
+    def _send(self, method: str, path: str, creating: bool, deadline: float | None,
+              attempt: _Attempt, kwargs: dict[str, Any]) -> Any:
+        total = _total(deadline, self._clock)
+        left = None if total is None else max(0.001, total - self._clock())
+        timeout = httpx.Timeout(
+            connect=_min(CONNECT_TIMEOUT, left), read=_min(READ_TIMEOUT, left),
+            write=_min(WRITE_TIMEOUT, left), pool=_min(READ_TIMEOUT, left))
+        request = self._http.build_request(method, self.base_url + path, timeout=timeout,
+                                           extensions={"trace": attempt.trace}, **kwargs)
+        return _streamed(self._http, request, follow_redirects=not creating)
+
+    def _transport_failure(self, exc: httpx.HTTPError, attempt: _Attempt, creating: bool,
+                           idempotent: bool) -> SpineError:
+        what = describe_transport_error(exc)
+        if creating and attempt.maybe_received() and not attempt.never_sent(exc):
             return CreateUncertainError(
                 f"{what} while creating the run; the request may have reached the "
                 "server, so a run may have been created. It was not resent, to avoid a "
-                "duplicate run.",
-                hint="Check the canvas list in the Spine app or `spine run list` "
-                "before creating it again.",
-            )
-        return NetworkError(f"Cannot reach the Spine API at {self.base_url}: {what}.",
-                            hint="Check the network or SPINE_BASE_URL, then retry.")
+                "duplicate run.")
+        error = NetworkError(f"Cannot reach the Spine API at {self.base_url}: {what}."
+                             + (f" {NO_RUN}" if creating else ""),
+                             hint="Check the network or SPINE_BASE_URL, then retry.")
+        if should_retry(idempotent=idempotent, exc=exc) or attempt.never_sent(exc):
+            return _Retryable(error, what)
+        return error
+
+    def _note(self, line: str) -> None:
+        if self._log:
+            self._log(line)
 
     # -- endpoints ---------------------------------------------------------
-    def create_run(self, fields: dict[str, str], files: Iterable[Path] = (),
-                   on_upload: Callable[[int], None] | None = None) -> dict[str, Any]:
+    def create_run(self, fields: dict[str, str], files: Iterable[FilePart] = (),
+                   on_upload: Callable[[int], None] | None = None,
+                   deadline: float | None = None) -> CreatedRun:
         """POST /v1/run (multipart when files are attached, url-encoded otherwise)."""
-        readers = [UploadReader(Path(p), on_upload) for p in files]
-        parts = [("files", (Path(p).name, r, content_type_for(Path(p))))
-                 for p, r in zip(files, readers)]
+        parts = list(files)
+        readers = [UploadReader(p.path, on_upload) for p in parts]
+        multipart = [("files", (p.filename, r, p.content_type)) for p, r in zip(parts, readers)]
         try:
-            return self.request_json("POST", "/run", idempotent=False, data=fields,
-                                     files=parts or None)
-        except SpineError as exc:
-            if getattr(exc, "status_code", 0) >= 500:
-                exc.message += (". A run may have been created; the request was not resent, "
-                                "to avoid a duplicate run")
-                exc.hint = "Check `spine run list --refresh` or the Spine app before retrying."
+            data = self.request_json("POST", CREATE_PATH, idempotent=False, data=fields,
+                                     files=multipart or None, deadline=deadline)
+        except APIError as exc:
+            if exc.status_code is not None and exc.status_code >= 500:
+                raise CreateUncertainError(
+                    f"{exc.message} (HTTP {exc.status_code}). A run may have been created; the "
+                    "request was not resent, to avoid a duplicate run.") from None
+            if exc.status_code == 429:
+                exc.message += f". {NO_RUN}"
             raise
         finally:
             for r in readers:
                 r.close()
+        try:
+            return CreatedRun.parse(data)
+        except MalformedResponseError as exc:
+            raise CreateUncertainError(
+                f"{exc.message} A run may have been created; the request was not resent, to "
+                "avoid a duplicate run.") from None
 
-    def get_run(self, run_id: str, max_retries: int | None = None) -> dict[str, Any]:
-        return self.request_json("GET", f"/run/{run_id}", max_retries=max_retries)
+    def get_run(self, run_id: str, max_retries: int | None = None,
+                deadline: float | None = None) -> Run:
+        run = Run.parse(self.request_json("GET", f"/run/{run_id}", max_retries=max_retries,
+                                          deadline=deadline))
+        if run.run_id != run_id.lower():
+            raise MalformedResponseError(f"The API answered for another run ({run.run_id}) "
+                                         f"when asked for {run_id}.")
+        return run
 
-    def get_dag(self, canvas_id: str) -> dict[str, Any]:
-        return self.request_json("GET", f"/canvas/{canvas_id}/dag")
+    def get_dag(self, canvas_id: str) -> Dag:
+        return Dag.parse(self.request_json("GET", f"/canvas/{canvas_id}/dag"))
 
-    def get_tasks(self, canvas_id: str) -> dict[str, Any]:
-        return self.request_json("GET", f"/canvas/{canvas_id}/tasks")
+    def get_tasks(self, canvas_id: str, max_retries: int | None = None,
+                  deadline: float | None = None) -> TaskTree:
+        return TaskTree.parse(self.request_json("GET", f"/canvas/{canvas_id}/tasks",
+                                                max_retries=max_retries, deadline=deadline))
 
-    def get_task(self, canvas_id: str, task_id: str) -> dict[str, Any]:
-        return self.request_json("GET", f"/canvas/{canvas_id}/tasks/{task_id}")
+    def get_task(self, canvas_id: str, task_id: str) -> Task:
+        return Task.parse(self.request_json("GET", f"/canvas/{canvas_id}/tasks/{task_id}"))
 
 
-def _describe_transport_error(exc: httpx.TransportError) -> str:
+class _Retryable(SpineError):
+    """An attempt that may be repeated; `error` is what to report if it is not."""
+
+    def __init__(self, error: SpineError, why: str, retry_after: float | None = None) -> None:
+        super().__init__(error.message, error.hint)
+        self.error, self.why, self.retry_after = error, why, retry_after
+
+
+def _total(deadline: float | None, clock: Callable[[], float]) -> float | None:
+    own = clock() + REQUEST_DEADLINE
+    return own if deadline is None else min(own, deadline)
+
+
+def _min(a: float, b: float | None) -> float:
+    return a if b is None else min(a, b)
+
+
+class _streamed:
+    """`with _streamed(http, request) as response`: send streaming, always close."""
+
+    def __init__(self, http: httpx.Client, request: httpx.Request, follow_redirects: bool) -> None:
+        self._http, self._request, self._follow = http, request, follow_redirects
+        self._response: httpx.Response | None = None
+
+    def __enter__(self) -> httpx.Response:
+        self._response = self._http.send(self._request, stream=True,
+                                         follow_redirects=self._follow)
+        return self._response
+
+    def __exit__(self, *exc: object) -> None:
+        if self._response is not None:
+            self._response.close()
+
+
+def _redirected_create(response: httpx.Response) -> CreateUncertainError:
+    where = httpx.URL(response.headers.get("location", "")).host or "another address"
+    return CreateUncertainError(
+        f"The API answered the create with a redirect (HTTP {response.status_code} to "
+        f"{where}); it was not followed, so the prompt and files went nowhere else. "
+        "A run may have been created; the request was not resent, to avoid a duplicate run.")
+
+
+def describe_transport_error(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "the request timed out"
     if isinstance(exc, httpx.ConnectError):
         return "connection failed"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the connection was dropped"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
     return f"network error ({type(exc).__name__})"
-
-
-def unwrap(response: httpx.Response) -> Any:
-    """Check the envelope; return `data` or raise the matching error."""
-    rid = response.headers.get("x-request-id")
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or "success" not in body:
-        ctype = response.headers.get("content-type", "unknown type").split(";")[0]
-        message = f"The API returned a non-JSON response (HTTP {status}, {ctype})"
-        if status < 400:
-            raise NetworkError(message + ".", hint="A proxy may be in the way; check SPINE_BASE_URL.")
-        raise api_error_for_status(status, message, rid, _retry_after(response))
-    if body.get("success") is True and status < 400:
-        return body.get("data")
-    error = body.get("error") or f"HTTP {status}"
-    raise api_error_for_status(status if status >= 400 else 400, str(error), rid,
-                               _retry_after(response))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return parse_retry_after(response.headers.get("retry-after"))
-
-
-def _stderr_log(line: str) -> None:
-    import sys
-
-    from spine_cli.ui.textsafe import sanitize
-
-    sys.stderr.write(f"[spine] {sanitize(line)}\n")
-
-
-def make_client(settings: Any, state: Any = None, **kwargs: Any) -> SpineClient:
-    """The one factory commands use: resolved settings → a ready client."""
-    key = settings.require_key()
-    log = _stderr_log if state is not None and getattr(state, "verbose", 0) else None
-
-    return SpineClient(settings.base_url, key, log=log, **kwargs)

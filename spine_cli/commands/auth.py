@@ -13,11 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from spine_cli.context import AppState
-from spine_cli.commands.shared import apply_local_flags, command
+from spine_cli.commands.options import JsonOpt, ProfileOpt
+from spine_cli.commands.shared import command, invocation
+from spine_cli.context import Invocation
 from spine_cli.errors import (AuthenticationError, ConfigError, MissingKeyError, NotFoundError,
                               SpineError, UsageError)
-from spine_cli.commands.options import JsonOpt, ProfileOpt
+from spine_cli.local.settings import Settings, SourceKind
 
 app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
 
@@ -30,11 +31,9 @@ NoVerifyOpt = Annotated[bool, typer.Option(
     "--no-verify", help="Do not ask the API whether it accepts the key.")]
 
 
-def verify_key(settings: Any, state: AppState) -> bool:
+def verify_key(inv: Invocation, settings: Settings) -> bool:
     """True when the API accepts settings' key; AuthenticationError when it refuses it."""
-    from spine_cli.api.client import make_client
-
-    with make_client(settings, state) as client:
+    with inv.client(settings) as client:
         try:
             client.get_run(PROBE_RUN_ID)
         except NotFoundError:
@@ -42,24 +41,24 @@ def verify_key(settings: Any, state: AppState) -> bool:
     return True
 
 
-def _read_key(with_key: bool) -> str:
-    from spine_cli.ui.output import in_ci
-
+def _read_key(inv: Invocation, with_key: bool, profile_flag: str) -> str:
     if with_key:
-        key = sys.stdin.read().strip()
+        key = sys.stdin.read(4096).strip()
         if not key:
-            raise UsageError("No key on stdin.", hint='Pipe it: echo "$KEY" | spine auth login --with-key')
+            raise UsageError("No key on stdin.",
+                             hint=f'Pipe it: echo "$KEY" | spine auth login --with-key{profile_flag}')
         return key
-    if in_ci() or not sys.stdin.isatty():
+    if not inv.mode.interactive:
         raise UsageError(
-            "Cannot prompt for the API key: " + ("CI is set." if in_ci() else "stdin is not a terminal."),
-            hint='Pipe the key instead: echo "$KEY" | spine auth login --with-key',
+            "Cannot prompt for the API key: " + ("CI is set." if inv.mode.ci
+                                                  else "stdin is not a terminal."),
+            hint=f'Pipe the key instead: echo "$KEY" | spine auth login --with-key{profile_flag}',
         )
-    return typer.prompt("Spine API key", hide_input=True, err=True).strip()
+    return str(typer.prompt("Spine API key", hide_input=True, err=True)).strip()
 
 
 def _check_format(key: str) -> None:
-    from spine_cli.local.settings import KEY_PREFIX, check_api_key
+    from spine_cli.local.values import KEY_PREFIX, check_api_key
 
     try:
         check_api_key(key)
@@ -68,7 +67,7 @@ def _check_format(key: str) -> None:
                           hint=f"Copy the whole key, {KEY_PREFIX}…, from the Spine developer settings.") from None
 
 
-def _store_key(profile: str, key: str, base_url: str | None) -> None:
+def _store_key(inv: Invocation, profile: str, key: str, base_url: str | None) -> None:
     from spine_cli.local.config_file import update_config
     from spine_cli.local.settings import config_path
 
@@ -78,13 +77,13 @@ def _store_key(profile: str, key: str, base_url: str | None) -> None:
         if base_url:
             table["base_url"] = base_url
 
-    update_config(config_path(), mutate)
+    update_config(config_path(), mutate, inv.output.warn)
 
 
-def _note_env_override(state: AppState) -> None:
-    if os.environ.get("SPINE_API_KEY", "").strip() and not state.quiet:
-        sys.stderr.write("Note: SPINE_API_KEY is set in the environment and is used before "
-                         "any stored key.\n")
+def _note_env_override(inv: Invocation) -> None:
+    if os.environ.get("SPINE_API_KEY", "").strip():
+        inv.output.info("Note: SPINE_API_KEY is set in the environment and is used before "
+                        "any stored key.")
 
 
 @app.command("login")
@@ -111,40 +110,49 @@ def auth_login(
 
         spine --base-url http://127.0.0.1:8787 auth login --profile local
     """
-    from spine_cli.local.settings import check_profile_name, config_path, load_settings, mask_key
+    from spine_cli.local.settings import check_profile_name, config_path, mask_key
 
-    state = apply_local_flags(ctx, json_, quiet)
-    settings = load_settings(profile or state.profile, state.base_url, allow_new_profile=True)
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    settings = inv.settings_for(profile, allow_new_profile=True)
     check_profile_name(settings.profile)
-    key = _read_key(with_key)
+    profile_flag = f" --profile {settings.profile}" if settings.profile != "default" else ""
+    key = _read_key(inv, with_key, profile_flag)
     _check_format(key)
     candidate = dataclasses.replace(settings, api_key=key)
     if not no_verify:
-        try:
-            verify_key(candidate, state)
-        except AuthenticationError as exc:
-            raise AuthenticationError(
-                f"The API at {settings.base_url} rejected this key ({exc.message}); it was not saved.",
-                exc.status_code, exc.request_id,
-                hint="Check you copied the whole key, and that it has not been revoked.") from None
-    _store_key(settings.profile, key, state.base_url)
+        _verify_new_key(inv, candidate, profile_flag)
+    # The base URL in use is stored with the key when it came from a flag or the environment:
+    # a key for the emulator or staging must not be sent to production later.
+    store_url = settings.base_url if settings.sources["base_url"].kind in (
+        SourceKind.FLAG, SourceKind.ENV) else None
+    _store_key(inv, settings.profile, key, store_url)
     summary = {"profile": settings.profile, "base_url": settings.base_url,
                "api_key": mask_key(key), "verified": not no_verify,
                "config_file": str(config_path())}
-    _emit(state, summary, f"Logged in: profile '{settings.profile}', key {mask_key(key)}, "
+    stored = f" (base URL {store_url} stored with it)" if store_url else ""
+    _emit(inv, summary, f"Logged in: profile '{settings.profile}', key {mask_key(key)}, "
           f"{settings.base_url}{'' if no_verify else ' (key accepted)'}.\n"
-          f"Saved in {config_path()}.")
-    _note_env_override(state)
+          f"Saved in {config_path()}{stored}.")
+    _note_env_override(inv)
 
 
-def _emit(state: AppState, doc: dict[str, Any], message: str) -> None:
+def _verify_new_key(inv: Invocation, candidate: Settings, profile_flag: str) -> None:
+    try:
+        verify_key(inv, candidate)
+    except AuthenticationError as exc:
+        raise AuthenticationError(
+            f"The API at {candidate.base_url} rejected this key ({exc.message}); it was not "
+            "saved.", exc.status_code, exc.request_id,
+            hint="Check you copied the whole key, and that it has not been revoked.") from None
+    except SpineError as exc:
+        exc.hint = (f"The key could not be checked. Save it unchecked with: spine auth login"
+                    f"{profile_flag} --no-verify")
+        raise
+
+
+def _emit(inv: Invocation, doc: dict[str, Any], message: str) -> None:
     """JSON on stdout, or a confirmation on stderr (nothing with -q)."""
-    if state.json:
-        from spine_cli.ui.output import make_output
-
-        make_output(state).emit_json(doc)
-    elif not state.quiet:
-        sys.stderr.write(message + "\n")
+    inv.output.show(json=doc, human=lambda: inv.output.info(message))
 
 
 @app.command("status")
@@ -165,44 +173,47 @@ def auth_status(
 
         spine auth status --profile staging --json
     """
-    from spine_cli.local.settings import config_path, load_settings, mask_key
+    from spine_cli.local.settings import config_path, mask_key
 
-    state = apply_local_flags(ctx, json_, False)
-    settings = load_settings(profile or state.profile, state.base_url)
+    inv = invocation(ctx, json_=json_)
+    settings = inv.settings_for(profile)
     src = settings.sources
     doc: dict[str, Any] = {
-        "profile": settings.profile, "profile_source": src["profile"],
-        "base_url": settings.base_url, "base_url_source": src["base_url"],
+        "profile": settings.profile, "profile_source": str(src["profile"]),
+        "base_url": settings.base_url, "base_url_source": str(src["base_url"]),
         "api_key": mask_key(settings.api_key) if settings.api_key else None,
-        "api_key_source": src.get("api_key", "none"),
+        "api_key_source": str(src.get("api_key", "none")),
         "accepted": None, "config_file": str(config_path()),
     }
     error = None
     if settings.api_key and not no_verify:
         try:
-            doc["accepted"] = verify_key(settings, state)
+            doc["accepted"] = verify_key(inv, settings)
         except AuthenticationError as exc:
             doc["accepted"] = False
             error = AuthenticationError(
                 f"The API at {settings.base_url} rejects the key from {doc['api_key_source']} "
                 f"({exc.message}).", exc.status_code, exc.request_id,
-                hint="Log in again: `spine auth login`" + (
-                    ", and unset SPINE_API_KEY." if src.get("api_key", "").startswith("env") else "."))
+                hint=f"Log in again: `spine auth login{_profile_flag(settings)}`" + (
+                    ", and unset SPINE_API_KEY." if src["api_key"].kind is SourceKind.ENV
+                    else "."))
         except SpineError as exc:  # unreachable or failing API: show what is known, then fail
             error = exc
-    _print_status(state, doc)
+    _print_status(inv, doc)
     if not settings.api_key:
         raise MissingKeyError(settings.profile)
     if error:
         raise error
 
 
-def _print_status(state: AppState, doc: dict[str, Any]) -> None:
-    from spine_cli.ui.output import make_output
+def _profile_flag(settings: Settings) -> str:
+    return f" --profile {settings.profile}" if settings.profile != "default" else ""
 
-    out = make_output(state)
-    if state.json:
-        out.emit_json(doc)
+
+def _print_status(inv: Invocation, doc: dict[str, Any]) -> None:
+    out = inv.output
+    if out.json:
+        out.document(doc)
         return
     verdict = {True: "accepted", False: "REJECTED", None: "not checked"}[doc["accepted"]]
     rows = [
@@ -236,18 +247,18 @@ def auth_logout(
     from spine_cli.local.config_file import update_config
     from spine_cli.local.settings import config_path, resolve_profile
 
-    state = apply_local_flags(ctx, json_, quiet)
+    inv = invocation(ctx, json_=json_, quiet=quiet)
 
     # The raw file, not the validated one: logout must work to remove a bad key.
     def mutate(cfg: dict[str, Any]) -> tuple[str, bool]:
-        name, _ = resolve_profile(profile or state.profile, cfg)
+        name, _ = resolve_profile(profile or inv.flags.profile, cfg)
         profiles = cfg.get("profiles")
         table = profiles.get(name) if isinstance(profiles, dict) else None
         return name, isinstance(table, dict) and table.pop("api_key", None) is not None
 
     path = config_path()
-    name, removed = update_config(path, mutate) if path.exists() else mutate({})
+    name, removed = update_config(path, mutate, inv.output.warn) if path.exists() else mutate({})
     message = (f"Removed the stored key of profile '{name}' from {path}." if removed
                else f"No key is stored for profile '{name}'; nothing to do.")
-    _emit(state, {"profile": name, "removed": bool(removed)}, message)
-    _note_env_override(state)
+    _emit(inv, {"profile": name, "removed": bool(removed)}, message)
+    _note_env_override(inv)

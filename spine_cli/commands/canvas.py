@@ -8,12 +8,20 @@ CANVAS|RUN: both ids are UUIDs, so a full UUID is first tried as a run
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from spine_cli.commands.shared import command, setup
 from spine_cli.commands.options import JsonOpt, QuietOpt, complete_run
+from spine_cli.commands.shared import command, invocation
+from spine_cli.context import Invocation
+
+if TYPE_CHECKING:
+    from spine_cli.api.client import SpineClient
+    from spine_cli.api.models import Run
+    from spine_cli.errors import NotFoundError
+    from spine_cli.ui.output import Output
+    from spine_cli.ui.render_canvas import Node
 
 app = typer.Typer(help="Show a run's canvas: block graph and task tree.", no_args_is_help=True)
 
@@ -26,51 +34,51 @@ ContentOpt = Annotated[bool, typer.Option(
     "--content", help="Show an excerpt of each block's content.")]
 
 
-def canvas_of_run(client: Any, settings: Any, run_id: str,
-                  data: dict[str, Any] | None = None) -> str:
+def canvas_of_run(inv: Invocation, client: "SpineClient", run_id: str,
+                  got: "Run | None" = None) -> str:
     """The canvas id of a run (GETs it unless given); exit 9 when it has none yet."""
-    from spine_cli.local import history
     from spine_cli.errors import NotFoundError
 
-    if data is None:
-        data = client.get_run(run_id)
-    history.observe_run(settings, data)
-    canvas_id = data.get("canvas_id")
-    if not canvas_id:
+    if got is None:
+        got = client.get_run(run_id)
+    inv.history.observe(inv.settings, got)
+    if not got.canvas_id:
         raise NotFoundError(
-            f"Run {run_id} has no canvas yet ({data.get('status', 'unknown')}).", 404,
+            f"Run {run_id} has no canvas yet ({got.status_text}).", 404,
             hint=f"The canvas appears shortly after a run starts; retry, or follow it with "
             f"`spine run watch {run_id}`.")
-    return str(canvas_id)
+    return got.canvas_id
 
 
-def resolve_canvas(client: Any, settings: Any, ref: str, canvas_only: bool = False) -> str:
+def resolve_canvas(inv: Invocation, client: "SpineClient", ref: str,
+                   canvas_only: bool = False) -> str:
     """CANVAS|RUN → canvas id (see the module docstring for the rule)."""
-    from spine_cli.local import history
+    from spine_cli.api.models import is_uuid
     from spine_cli.errors import NotFoundError, UsageError
 
-    is_uuid = bool(history.UUID_RE.match(ref.strip()))
+    uuid = is_uuid(ref.strip())
     if canvas_only:
-        if not is_uuid:
+        if not uuid:
             raise UsageError(f"Not a canvas id: {ref!r} (expected a UUID).")
         return ref.strip().lower()
-    run_id = history.resolve_run_ref(ref, settings)
+    (run_id,) = inv.resolve_runs([ref])
     try:
-        data = client.get_run(run_id)
+        got = client.get_run(run_id)
     except NotFoundError:
-        if is_uuid:
+        if uuid:
             return run_id  # no run of this key has that id: take it as a canvas id
         raise
-    return canvas_of_run(client, settings, run_id, data)
+    return canvas_of_run(inv, client, run_id, got)
 
 
-def _not_found(exc: Any, what: str, ref: str) -> Any:
-    """A 404 from a canvas endpoint, saying what was looked for."""
-    if ref not in exc.message:
-        exc.message = f"{exc.message} ({what} {ref})"
-    exc.hint = exc.hint or (f"No run or {what} {ref} for this key; check the id "
-                            "(`spine run list` shows your runs).")
-    return exc
+def _not_found(exc: "NotFoundError", what: str, ref: str) -> "NotFoundError":
+    """A 404 from a canvas endpoint, saying what was looked for (a new error, from exc)."""
+    from spine_cli.errors import NotFoundError
+
+    message = exc.message if ref in exc.message else f"{exc.message} ({what} {ref})"
+    return NotFoundError(message, 404, exc.request_id,
+                         hint=exc.hint or (f"No run or {what} {ref} for this key; check the id "
+                                           "(`spine run list` shows your runs)."))
 
 
 @app.command("dag")
@@ -93,28 +101,27 @@ def canvas_dag(ctx: typer.Context, target: CanvasArg, content: ContentOpt = Fals
 
         spine canvas dag --canvas 7d9e0c1a-... --json | jq '.nodes | length'
     """
-    from spine_cli.ui import render_canvas as rc
     from spine_cli.errors import NotFoundError
+    from spine_cli.ui import render_canvas as rc
 
-    cmd = setup(ctx, json_, quiet)
-    output, settings, client = cmd.output, cmd.settings, cmd.client
-    with client:
-        canvas_id = resolve_canvas(client, settings, target, canvas)
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    output = inv.output
+    with inv.client() as client:
+        canvas_id = resolve_canvas(inv, client, target, canvas)
         try:
             dag = client.get_dag(canvas_id)
         except NotFoundError as exc:
-            raise _not_found(exc, "canvas", canvas_id) from None
+            raise _not_found(exc, "canvas", canvas_id) from exc
     nodes = rc.dag_nodes(dag, content)
-    if output.json:
-        output.emit_json(dag)
-    elif output.quiet:
-        for ident in dict.fromkeys(n.ident for n in rc.walk(nodes) if n.ident):
-            output.data(ident)
-    elif output.rich_stdout:
-        output.out.print(rc.dag_tree(dag, nodes))
-    else:
-        for line in rc.plain_dag(dag, nodes):
-            output.data(line)
+
+    def human() -> None:
+        if output.mode.rich_stdout:
+            output.out.print(rc.dag_tree(dag, nodes))
+        else:
+            output.lines(rc.plain_dag(dag, nodes))
+
+    output.show(json=dag.raw, human=human,
+                quiet=list(dict.fromkeys(n.ident for n in rc.walk(nodes) if n.ident)))
 
 
 @app.command("tasks")
@@ -136,18 +143,17 @@ def canvas_tasks(ctx: typer.Context, target: CanvasArg, canvas: CanvasOnlyOpt = 
 
         spine canvas tasks @last --json | jq '.not_completed[].name'
     """
-    from spine_cli.ui import render_canvas as rc
     from spine_cli.errors import NotFoundError
+    from spine_cli.ui import render_canvas as rc
 
-    cmd = setup(ctx, json_, quiet)
-    output, settings, client = cmd.output, cmd.settings, cmd.client
-    with client:
-        canvas_id = resolve_canvas(client, settings, target, canvas)
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    with inv.client() as client:
+        canvas_id = resolve_canvas(inv, client, target, canvas)
         try:
             tasks = client.get_tasks(canvas_id)
         except NotFoundError as exc:
-            raise _not_found(exc, "canvas", canvas_id) from None
-    _show_tasks(output, tasks, rc.task_sections(tasks))
+            raise _not_found(exc, "canvas", canvas_id) from exc
+    _show_tasks(inv.output, tasks.raw, rc.task_sections(tasks))
 
 
 @app.command("task")
@@ -167,33 +173,29 @@ def canvas_task(ctx: typer.Context, target: CanvasArg,
 
         spine canvas task --canvas 7d9e0c1a-... 9b1c2d3e-... --json
     """
-    from spine_cli.ui import render_canvas as rc
     from spine_cli.errors import NotFoundError
-
-    cmd = setup(ctx, json_, quiet)
-    output, settings, client = cmd.output, cmd.settings, cmd.client
-    with client:
-        canvas_id = resolve_canvas(client, settings, target, canvas)
-        try:
-            data = client.get_task(canvas_id, task.strip())
-        except NotFoundError as exc:
-            raise _not_found(exc, "task", task) from None
-    _show_tasks(output, data, [("", [rc.task_node(data)])])
-
-
-def _show_tasks(output: Any, data: Any, sections: list) -> None:  # type: ignore[type-arg]
     from spine_cli.ui import render_canvas as rc
 
-    if output.json:
-        output.emit_json(data)
-    elif output.quiet:
-        for _, roots in sections:
-            for node in rc.walk(roots):
-                if node.ident:
-                    output.data(node.ident)
-    elif output.rich_stdout:
-        for tree in rc.tasks_trees(sections):
-            output.out.print(tree)
-    else:
-        for line in rc.plain_tasks(sections):
-            output.data(line)
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    with inv.client() as client:
+        canvas_id = resolve_canvas(inv, client, target, canvas)
+        try:
+            one = client.get_task(canvas_id, task.strip())
+        except NotFoundError as exc:
+            raise _not_found(exc, "task", task) from exc
+    _show_tasks(inv.output, one.raw, [("", [rc.task_node(one)])])
+
+
+def _show_tasks(output: "Output", raw: dict[str, object],
+                sections: "list[tuple[str, list[Node]]]") -> None:
+    from spine_cli.ui import render_canvas as rc
+
+    def human() -> None:
+        if output.mode.rich_stdout:
+            for tree in rc.tasks_trees(sections):
+                output.out.print(tree)
+        else:
+            output.lines(rc.plain_tasks(sections))
+
+    ids = [node.ident for _, roots in sections for node in rc.walk(roots) if node.ident]
+    output.show(json=raw, quiet=ids, human=human)

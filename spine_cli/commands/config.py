@@ -1,6 +1,6 @@
 """`spine config`: read and change config.toml.
 
-KEY is a profile setting (see `spine_cli.local.settings.PROFILE_KEYS`), read from and
+KEY is a profile setting (see `spine_cli.local.values.PROFILE_KEYS`), read from and
 written to the active profile, or `default_profile` (top level). `get` and
 `list` show the effective value, after flags and environment; `set` and
 `unset` change the file only. The API key is never accepted here from argv
@@ -9,15 +9,17 @@ and is only ever shown masked.
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from spine_cli.context import AppState
-from spine_cli.commands.shared import apply_local_flags, command
-from spine_cli.errors import ConfigError, UsageError
 from spine_cli.commands.options import JsonOpt, ProfileOpt
+from spine_cli.commands.shared import command, invocation
+from spine_cli.context import Invocation
+from spine_cli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
 
 app = typer.Typer(help="Show and change settings in config.toml.", no_args_is_help=True)
 
@@ -26,7 +28,7 @@ KeyArg = Annotated[str, typer.Argument(help="Setting name, e.g. base_url, templa
 
 
 def _known_keys() -> list[str]:
-    from spine_cli.local.settings import PROFILE_KEYS
+    from spine_cli.local.values import PROFILE_KEYS
 
     return ["profile", "default_profile", *PROFILE_KEYS]
 
@@ -37,14 +39,14 @@ def _check_key(key: str) -> None:
                          hint="Known settings: " + ", ".join(_known_keys()) + ".")
 
 
-def _effective(profile: str | None, state: AppState,
-               cfg: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, str]]:
+def _effective(inv: Invocation, profile: str | None,
+               cfg: dict[str, Any]) -> "tuple[Settings, dict[str, Any], dict[str, str]]":
     """(settings, values, origins) with the key masked."""
-    from spine_cli.local.settings import config_path, load_settings, mask_key
+    from spine_cli.local.settings import config_path, mask_key
 
-    settings = load_settings(profile or state.profile, state.base_url, cfg=cfg)
+    settings = inv.settings_for(profile, cfg=cfg)
     values: dict[str, Any] = {"profile": settings.profile}
-    origins = {"profile": settings.sources["profile"]}
+    origins = {"profile": str(settings.sources["profile"])}
     if "default_profile" in cfg:
         values["default_profile"] = cfg["default_profile"]
         origins["default_profile"] = str(config_path())
@@ -54,7 +56,7 @@ def _effective(profile: str | None, state: AppState,
         if key not in ("api_key", "base_url"):
             values[key] = value
     for key in values:
-        origins.setdefault(key, settings.sources.get(key, "none"))
+        origins.setdefault(key, str(settings.sources.get(key, "none")))
     return settings, values, origins
 
 
@@ -76,17 +78,16 @@ def config_list(
 
         spine --profile staging config list --json
     """
-    from spine_cli.ui.output import make_output
     from spine_cli.local.settings import load_config
 
-    state = apply_local_flags(ctx, json_, False)
-    cfg = load_config()
-    _, values, origins = _effective(profile, state, cfg)
+    inv = invocation(ctx, json_=json_)
+    cfg = load_config(inv.output.warn)
+    _, values, origins = _effective(inv, profile, cfg)
     profiles = sorted(cfg.get("profiles", {}))
-    out = make_output(state)
-    if state.json:
-        out.emit_json({"profile": values["profile"], "profiles": profiles,
-                       "settings": values, "origins": origins})
+    out = inv.output
+    if out.json:
+        out.document({"profile": values["profile"], "profiles": profiles,
+                      "settings": values, "origins": origins})
         return
     width = max(len(k) for k in values)
     for key, value in values.items():
@@ -110,20 +111,17 @@ def config_get(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None, json
 
         spine --profile staging config get template
     """
-    from spine_cli.ui.output import make_output
     from spine_cli.local.settings import load_config
 
-    state = apply_local_flags(ctx, json_, False)
+    inv = invocation(ctx, json_=json_)
     _check_key(key)
-    settings, values, origins = _effective(profile, state, load_config())
+    settings, values, origins = _effective(inv, profile, load_config(inv.output.warn))
     if values.get(key) is None:
         raise ConfigError(f"{key} is not set for profile '{settings.profile}'.",
                           hint=_set_hint(key))
-    out = make_output(state)
-    if state.json:
-        out.emit_json({"key": key, "value": values[key], "origin": origins[key]})
-    else:
-        out.data(_show(values[key]))
+    inv.output.show(json={"key": key, "value": values[key], "origin": origins[key]},
+                    human=lambda: inv.output.data(_show(values[key])),
+                    quiet=[_show(values[key])])
 
 
 def _set_hint(key: str) -> str:
@@ -133,7 +131,8 @@ def _set_hint(key: str) -> str:
 
 
 def _validated(key: str, value: str, cfg: dict[str, Any]) -> Any:
-    from spine_cli.local.settings import DEFAULT_PROFILE, PROFILE_KEYS
+    from spine_cli.local.settings import DEFAULT_PROFILE
+    from spine_cli.local.values import PROFILE_KEYS
 
     if key == "api_key":
         raise UsageError("The API key is never taken from the command line (it would stay in "
@@ -153,10 +152,10 @@ def _validated(key: str, value: str, cfg: dict[str, Any]) -> Any:
         raise UsageError(f"Invalid value for {key}: {exc}.") from None
 
 
-def _target_profile(profile: str | None, state: AppState, cfg: dict[str, Any]) -> str:
+def _target_profile(profile: str | None, inv: Invocation, cfg: dict[str, Any]) -> str:
     from spine_cli.local.settings import check_profile_name, resolve_profile
 
-    return check_profile_name(resolve_profile(profile or state.profile, cfg)[0])
+    return check_profile_name(resolve_profile(profile or inv.flags.profile, cfg)[0])
 
 
 @app.command("set")
@@ -182,7 +181,7 @@ def config_set(
     from spine_cli.local.config_file import read_config, update_config
     from spine_cli.local.settings import config_path
 
-    state = apply_local_flags(ctx, False, False)
+    inv = invocation(ctx)
     _check_key(key)
     path = config_path()
 
@@ -191,14 +190,13 @@ def config_set(
         if key == "default_profile":
             cfg["default_profile"] = checked
             return "the top level"
-        name = _target_profile(profile, state, cfg)
+        name = _target_profile(profile, inv, cfg)
         cfg.setdefault("profiles", {}).setdefault(name, {})[key] = checked
         return f"profile '{name}'"
 
     _validated(key, value, read_config(path))  # fail before taking the lock or creating files
-    where = update_config(path, mutate)
-    if not state.quiet:
-        sys.stderr.write(f"Set {key} = {value} in {where} ({path}).\n")
+    where = update_config(path, mutate, inv.output.warn)
+    inv.output.info(f"Set {key} = {value} in {where} ({path}).")
 
 
 @app.command("unset")
@@ -215,7 +213,7 @@ def config_unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) ->
     from spine_cli.local.config_file import update_config
     from spine_cli.local.settings import config_path
 
-    state = apply_local_flags(ctx, False, False)
+    inv = invocation(ctx)
     _check_key(key)
     if key == "profile":
         raise UsageError("'profile' is not stored; unset 'default_profile' instead.")
@@ -224,16 +222,15 @@ def config_unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) ->
     def mutate(cfg: dict[str, Any]) -> str | None:
         if key == "default_profile":
             return "the top level" if cfg.pop("default_profile", None) is not None else None
-        name = _target_profile(profile, state, cfg)
+        name = _target_profile(profile, inv, cfg)
         table = cfg.get("profiles", {}).get(name)
         if isinstance(table, dict) and table.pop(key, None) is not None:
             return f"profile '{name}'"
         return None
 
-    where = update_config(path, mutate) if path.exists() else None
-    if not state.quiet:
-        sys.stderr.write(f"Removed {key} from {where} ({path}).\n" if where
-                         else f"{key} was not set in the config file; nothing to do.\n")
+    where = update_config(path, mutate, inv.output.warn) if path.exists() else None
+    inv.output.info(f"Removed {key} from {where} ({path})." if where
+                    else f"{key} was not set in the config file; nothing to do.")
 
 
 @app.command("path")
@@ -248,13 +245,10 @@ def config_path_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
         "$EDITOR" "$(spine config path)"
     """
     from spine_cli.local.history import history_path
-    from spine_cli.ui.output import make_output
     from spine_cli.local.settings import config_dir, config_path, data_dir
 
-    state = apply_local_flags(ctx, json_, False)
-    out = make_output(state)
-    if state.json:
-        out.emit_json({"config_file": str(config_path()), "config_dir": str(config_dir()),
-                       "data_dir": str(data_dir()), "history": str(history_path())})
-    else:
-        out.data(str(config_path()))
+    inv = invocation(ctx, json_=json_)
+    inv.output.show(json={"config_file": str(config_path()), "config_dir": str(config_dir()),
+                          "data_dir": str(data_dir()), "history": str(history_path())},
+                    human=lambda: inv.output.data(str(config_path())),
+                    quiet=[str(config_path())])

@@ -10,19 +10,21 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
-from spine_cli.commands.shared import command
+from spine_cli.commands.shared import command, invocation
 from spine_cli.emulator.config import (
     DEFAULT_HOST, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FILES, DEFAULT_PORT, DEFAULT_RATE_LIMIT,
     DEFAULT_SPEED, DEFAULT_URL_TTL, EmulatorConfig,
 )
 from spine_cli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from spine_cli.ui.output import Output
 
 app = typer.Typer(
     help="Run a local Spine API emulator (not the real service; for trying spine and tests).",
@@ -87,19 +89,22 @@ def _build_config(host: str, port: int, data_dir: Optional[Path], speed: float,
                           rate_limit=rate_limit, url_ttl=url_ttl)
 
 
-def _announce(prepared: Any) -> None:
-    emu = prepared.emulator
-    print(f"Spine emulator listening on {prepared.url}", flush=True)
-    print(f"export SPINE_BASE_URL={prepared.url} SPINE_API_KEY={emu.api_key}", flush=True)
-    if emu.config.webhooks:
-        print(f"Webhook signing secret: {emu.webhook_secret}", flush=True)
-    sys.stderr.write(f"Data directory: {emu.config.data_dir} (Ctrl-C stops; state is kept)\n")
-    sys.stderr.flush()
+def _announcer(output: "Output") -> Callable[[Any], None]:
+    def announce(prepared: Any) -> None:
+        emu = prepared.emulator
+        # The emulator's own key and secret are test credentials meant to be pasted.
+        output.data(f"Spine emulator listening on {prepared.url}")
+        output.data(f"export SPINE_BASE_URL={prepared.url} SPINE_API_KEY={emu.api_key}")
+        if emu.config.webhooks:
+            output.data(f"Webhook signing secret: {emu.webhook_secret}")
+        output.note(f"Data directory: {emu.config.data_dir} (Ctrl-C stops; state is kept)")
+    return announce
 
 
 @app.command("serve")
 @command
 def emulator_serve(
+    ctx: typer.Context,
     host: HostOpt = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", help="Port (0 picks a free one).")] = DEFAULT_PORT,
     data_dir: DataDirOpt = None,
@@ -128,7 +133,7 @@ def emulator_serve(
                            max_file_size, max_files, rate_limit, url_ttl)
     from spine_cli.emulator.runner import serve_forever
 
-    serve_forever(config, _announce)
+    serve_forever(config, _announcer(invocation(ctx).output))
 
 
 def _exit_code(returncode: int) -> int:
@@ -182,7 +187,7 @@ def _run_with_emulator(config: EmulatorConfig, cmd: list[str]) -> int:
     server.start()
     emu = server.prepared.emulator
     env = {**os.environ, "SPINE_BASE_URL": server.prepared.url, "SPINE_API_KEY": emu.api_key,
-           "SPINE_WEBHOOK_SECRET": emu.webhook_secret}
+           "SPINE_WEBHOOK_SECRET": emu.webhook_secret, "SPINE_EMULATOR_EXEC": "1"}
     try:
         try:
             proc = subprocess.Popen(cmd, env=env)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.local.settings import parse_duration
+from spine_cli.local.values import parse_duration
 
 def _duration_callback(value: Optional[str]) -> Optional[float]:
     if value is None:

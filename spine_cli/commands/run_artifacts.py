@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Mapping, Optional
 
 import typer
 
-from spine_cli.commands.shared import command, setup
 from spine_cli.commands.options import JsonOpt, QuietOpt, RunArg
+from spine_cli.commands.shared import command, invocation
+
+if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
 
 DirOpt = Annotated[Optional[Path], typer.Option(
     "-d", "--dir", metavar="DIR", file_okay=False,
@@ -28,7 +31,7 @@ def register(app: typer.Typer) -> None:
     app.command("open")(run_open)
 
 
-def _default_dir(settings: Any, run_id: str) -> Path:
+def _default_dir(settings: "Settings", run_id: str) -> Path:
     return Path(settings.value("download_dir") or ".").expanduser() / f"spine-{run_id}"
 
 
@@ -53,61 +56,55 @@ def run_download(ctx: typer.Context, run: RunArg, dest: DirOpt = None, types: Ty
 
         spine run download @last --json | jq -r '.artifacts[].path'
     """
-    from spine_cli.local import history
-    from spine_cli.runs.downloads import download_run, emit_report
+    from spine_cli.api.models import Run, RunStatus
     from spine_cli.errors import ExitCode, WaitTimeoutError
-    from spine_cli.api.models import TERMINAL_STATUSES
+    from spine_cli.runs.downloads import download_run
+    from spine_cli.ui.bars import DownloadBars
 
-    cmd = setup(ctx, json_, quiet, [run])
-    output, settings, (run_id,), client = cmd.output, cmd.settings, cmd.run_ids, cmd.client
-    with client:
-        data = client.get_run(run_id)
-        history.observe_run(settings, data)
-        if data.get("status") not in TERMINAL_STATUSES:
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    (run_id,) = inv.resolve_runs([run])
+    output, settings = inv.output, inv.settings
+    with inv.client() as client:
+        got = client.get_run(run_id)
+        inv.history.observe(settings, got)
+        if not got.terminal:
             raise WaitTimeoutError(
-                f"Run {run_id} is still {data.get('status', 'running')}; nothing to download yet.",
+                f"Run {run_id} is still {got.status_text}; nothing to download yet.",
                 hint=f"Wait for it and download: spine run wait {run_id} --download DIR")
 
-        def refresh() -> dict[str, Any]:
+        def refresh() -> Run:
             fresh = client.get_run(run_id)
-            history.observe_run(settings, fresh)
+            inv.history.observe(settings, fresh)
             return fresh
 
-        report = download_run(data, dest or _default_dir(settings, run_id), refresh=refresh,
-                              output=output, types=types, overwrite=overwrite)
-    emit_report(report, output)
+        with DownloadBars(output) as bars, inv.fetcher(bars) as fetcher:
+            report = download_run(got, dest or _default_dir(settings, run_id), refresh=refresh,
+                                  fetcher=fetcher, warn=output.warn, types=types,
+                                  overwrite=overwrite)
+    paths = [str(p) for p in report.paths]
+    output.show(json=report.manifest, quiet=paths, human=lambda: output.lines(paths))
     error = report.error()
     if error is not None:
         raise error
-    if data.get("status") == "failed":
+    if got.status is RunStatus.FAILED:
         output.warn(f"run {run_id} failed; it has no artifacts (manifest.json lists its errors).")
         raise typer.Exit(int(ExitCode.RUN_FAILED))
 
 
-def _gui_browser_available() -> bool:
+def gui_browser_available(env: Mapping[str, str], platform: str,
+                          probe: Callable[[], object] | None = None) -> bool:
     """A browser that opens its own window (a text browser would take over the terminal)."""
     import webbrowser
 
-    if os.environ.get("BROWSER"):
+    if env.get("BROWSER"):
         return True
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
-                                                 or os.environ.get("WAYLAND_DISPLAY")):
+    if platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
         return False
     try:
-        webbrowser.get()
+        (probe or webbrowser.get)()
     except webbrowser.Error:
         return False
     return True
-
-
-def _should_open_browser() -> bool:
-    from spine_cli.ui.output import in_ci
-
-    try:
-        tty = sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    return tty and not in_ci() and _gui_browser_available()
 
 
 @command
@@ -126,18 +123,21 @@ def run_open(ctx: typer.Context, run: RunArg, json_: JsonOpt = False,
 
         URL=$(spine run open 3f2a1b4c -q)
     """
+    from spine_cli.api.catalog import canvas_url
     from spine_cli.commands.canvas import canvas_of_run
-    from spine_cli.api.models import CANVAS_URL
 
-    cmd = setup(ctx, json_, quiet, [run])
-    output, settings, (run_id,), client = cmd.output, cmd.settings, cmd.run_ids, cmd.client
-    with client:
-        canvas_id = canvas_of_run(client, settings, run_id)
-    url = CANVAS_URL.format(canvas_id=canvas_id)
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    (run_id,) = inv.resolve_runs([run])
+    output = inv.output
+    with inv.client() as client:
+        canvas_id = canvas_of_run(inv, client, run_id)
+    url = canvas_url(canvas_id)
     if output.json:
-        output.emit_json({"canvas_id": canvas_id, "url": url})
+        output.document({"canvas_id": canvas_id, "url": url})
         return
-    if not output.quiet and _should_open_browser():
+    # A browser only for a person: stdout a terminal, not CI, a graphical browser at hand.
+    interactive = output.mode.stdout_tty and not output.mode.ci
+    if not output.quiet and interactive and gui_browser_available(os.environ, sys.platform):
         import webbrowser
 
         if webbrowser.open(url):

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from spine_cli.commands.shared import apply_local_flags, command
+from spine_cli.context import Invocation
+from spine_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from spine_cli.runs.create import CreateSpec
+
+from spine_cli.commands.shared import command, invocation
 from spine_cli.commands.options import (
     DownloadOpt,
     JsonOpt,
@@ -34,7 +43,9 @@ InstructionsOpt = Annotated[Optional[str], typer.Option(
 InstructionsFileOpt = Annotated[Optional[str], typer.Option(
     "--instructions-file", metavar="PATH", help="Read the agent instructions from a file.")]
 FileOpt = Annotated[Optional[list[str]], typer.Option(
-    "--file", "-f", metavar="PATH", help="Attach a file (repeatable).")]
+    "--file", "-f", metavar="PATH",
+    help="Attach a file (repeatable): PATH, PATH;type=MIME, PATH;filename=NAME, or "
+    "'-;filename=NAME' for stdin.")]
 WebhookOpt = Annotated[Optional[str], typer.Option(
     "--webhook-url", metavar="URL", help="Per-run webhook URL (reserved by the API; not honoured today).")]
 WaitFlag = Annotated[bool, typer.Option("--wait", help="Wait for the run to end (as `spine run wait`).")]
@@ -83,33 +94,63 @@ def run_create(
 
         spine run create --prompt "Build a pricing page" -b landing-page -b image --dry-run
     """
+    from spine_cli.context import require_one_of
     from spine_cli.runs import create as create_flow
 
-    state = apply_local_flags(ctx, json_, quiet)
-    spec = create_flow.build_spec(
-        prompt=prompt, prompt_file=prompt_file, template=template, blocks=block,
-        instructions=instructions, instructions_file=instructions_file, files=file,
-        webhook_url=webhook_url,
-    )
-    if wait and watch:
-        from spine_cli.errors import UsageError
-
-        raise UsageError("Use either --wait or --watch, not both.")
-    follow_opts = None
-    if wait or watch:
-        from spine_cli.runs.follow import wait_options
-        from spine_cli.local.settings import load_settings
-
-        follow_opts = wait_options(load_settings(state.profile, state.base_url), timeout=timeout,
-                                   poll_interval=poll_interval, max_outage=max_outage,
-                                   partial_ok=partial_ok)
-    elif download:
-        from spine_cli.errors import UsageError
-
+    inv = invocation(ctx, json_=json_, quiet=quiet, stream=watch)
+    require_one_of(wait=wait, watch=watch)
+    if download and not (wait or watch):
         raise UsageError("--download needs --wait or --watch.")
-    code = create_flow.create(state, spec, dry_run=dry_run, follow_opts=follow_opts,
-                              watch=watch, download=download)
+    with tempfile.TemporaryDirectory(prefix="spine-create-") as spool_dir:
+        spec = create_flow.build_spec(
+            prompt=prompt, prompt_file=prompt_file, template=template, blocks=block,
+            instructions=instructions, instructions_file=instructions_file, files=file,
+            webhook_url=webhook_url, spool=create_flow.spool_stdin(Path(spool_dir)))
+        for warning in spec.warnings:
+            inv.output.warn(warning)
+        code = _create(inv, spec, dry_run=dry_run, follow=wait or watch, watch=watch,
+                       download=download, timeout=timeout, poll_interval=poll_interval,
+                       max_outage=max_outage, partial_ok=partial_ok)
     raise typer.Exit(code)
+
+
+def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
+            watch: bool, download: str | None, timeout: float | None,
+            poll_interval: float | None, max_outage: float | None, partial_ok: bool) -> int:
+    from spine_cli.commands.following import follow_runs
+    from spine_cli.local.settings import mask_key
+    from spine_cli.runs import create as create_flow
+    from spine_cli.runs.follow import wait_options
+    from spine_cli.ui import ci
+    from spine_cli.ui.bars import UploadBar
+    from spine_cli.ui.create_view import announce, show_dry_run
+
+    settings = inv.settings
+    if spec.template is None and not spec.blocks and settings.value("template"):
+        spec.template = create_flow.check_template(str(settings.value("template")))
+    if dry_run:
+        show_dry_run(inv.output, create_flow.dry_run_request(
+            settings.base_url, mask_key(settings.api_key), spec))
+        return 0
+    options = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
+                           max_outage=max_outage, partial_ok=partial_ok) if follow else None
+    with inv.client() as client:
+        with UploadBar(inv.output, sum(f.size for f in spec.files)) as bar:
+            created = create_flow.send(client, inv.history, settings, spec,
+                                       on_upload=bar.advance, origin=run_origin())
+        announce(inv.output, created, follow=follow, watch=watch)
+        if options is None:
+            ci.report_created(inv, created)
+            return 0
+        estimate = created.estimated_seconds
+        return follow_runs(inv, client, [created.run_id], options, watch=watch,
+                           download=download,
+                           estimates={created.run_id: estimate} if estimate else None)
+
+
+def run_origin() -> str | None:
+    """"emulator" for runs made under `spine emulator exec` (marked so in `run list`)."""
+    return "emulator" if os.environ.get("SPINE_EMULATOR_EXEC") == "1" else None
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from spine_cli.commands.shared import command, setup
+from spine_cli.commands.shared import command, invocation
 from spine_cli.commands.options import (
     DownloadOpt,
     JsonOpt,
@@ -34,21 +34,15 @@ def run_get(ctx: typer.Context, run: RunArg, json_: JsonOpt = False, quiet: Quie
 
         STATUS=$(spine run get @last -q)
     """
-    from spine_cli.local import history
-    from spine_cli.api.models import Run
     from spine_cli.ui.render import render_run
 
-    cmd = setup(ctx, json_, quiet, [run])
-    with cmd.client:
-        data = cmd.client.get_run(cmd.run_ids[0])
-    history.observe_run(cmd.settings, data)
-    output = cmd.output
-    if output.json:
-        output.emit_json(data)
-    elif output.quiet:
-        output.data(str(data.get("status", "")))
-    else:
-        render_run(output, Run.from_api(data))
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    (run_id,) = inv.resolve_runs([run])
+    with inv.client() as client:
+        got = client.get_run(run_id)
+    inv.history.observe(inv.settings, got)
+    inv.output.show(json=got.raw, quiet=[got.status_text],
+                    human=lambda: render_run(inv.output, got))
 
 
 @command
@@ -118,15 +112,15 @@ def _follow(ctx: typer.Context, refs: list[str], *, watch: bool, timeout: float 
             poll_interval: float | None, max_outage: float | None, partial_ok: bool,
             download: str | None, json_: bool, quiet: bool) -> None:
     """The body of wait and watch: resolve, follow, exit with the outcome."""
-    from spine_cli.runs.follow import FollowRequest, follow, wait_options
+    from spine_cli.commands.following import follow_runs
+    from spine_cli.runs.follow import wait_options
 
-    cmd = setup(ctx, json_, quiet, refs)
-    state, settings, run_ids, client = cmd.state, cmd.settings, cmd.run_ids, cmd.client
-    opts = wait_options(settings, timeout=timeout, poll_interval=poll_interval,
+    inv = invocation(ctx, json_=json_, quiet=quiet, stream=watch)
+    run_ids = inv.resolve_runs(refs)
+    opts = wait_options(inv.settings, timeout=timeout, poll_interval=poll_interval,
                         max_outage=max_outage, partial_ok=partial_ok)
-    with client:
-        code = follow(state, settings, client,
-                      FollowRequest(run_ids, opts, watch=watch, download=download))
+    with inv.client() as client:
+        code = follow_runs(inv, client, run_ids, opts, watch=watch, download=download)
     raise typer.Exit(code)
 
 

@@ -6,14 +6,13 @@ The Spine API has no list endpoint, so this reads `spine_cli.local.history`;
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 
-from spine_cli.context import AppState
-from spine_cli.commands.shared import apply_local_flags, command
+from spine_cli.commands.shared import command, invocation
+from spine_cli.context import Invocation
 
 
 class StatusFilter(str, Enum):
@@ -60,32 +59,28 @@ def run_list(
 
         spine run list --refresh -q | xargs spine run wait
     """
-    from spine_cli.local import history
-    from spine_cli.local.settings import load_settings
+    from spine_cli.ui.run_list_view import render_run_list
 
-    state = apply_local_flags(ctx, json_, quiet)
-    settings = load_settings(state.profile, state.base_url)
+    inv = invocation(ctx, json_=json_, quiet=quiet)
+    settings = inv.settings
     wanted = status.value if status else None
 
     def fetch() -> list[dict[str, Any]]:
-        return history.list_runs(settings, limit=limit or None, status=wanted,
-                                 all_profiles=all_profiles)
+        return inv.history.list(settings, limit=limit or None, status=wanted,
+                                all_profiles=all_profiles)
 
     runs = fetch()
-    if refresh and _refresh(runs, settings, state):
+    if refresh and _refresh(inv, runs):
         runs = fetch()  # a status filter may now select other rows
-    _render(runs, state, settings, all_profiles)
+    render_run_list(inv.output, runs, settings, all_profiles)
 
 
-def _refresh(runs: list[dict[str, Any]], current: Any, state: AppState) -> int:
+def _refresh(inv: Invocation, runs: list[dict[str, Any]]) -> int:
     """Poll the listed runs still running; return how many were polled."""
-    from spine_cli.local import history
-    from spine_cli.api.client import make_client
     from spine_cli.errors import MissingKeyError, NotFoundError
-    from spine_cli.ui.output import make_output
-    from spine_cli.local.settings import canonical_base_url, load_settings
+    from spine_cli.local.settings import canonical_base_url
 
-    warn = make_output(state).warn
+    current = inv.settings
     pending = [r for r in runs if r["run_id"] and r["status"] == "running"]
     groups: dict[tuple[str, str], list[str]] = {}
     for run in pending:
@@ -93,99 +88,20 @@ def _refresh(runs: list[dict[str, Any]], current: Any, state: AppState) -> int:
     here = (current.profile, canonical_base_url(current.base_url))
     for (profile, base_url), run_ids in groups.items():
         # Each run is polled with the key of the profile and host it was created with.
-        settings = current if (profile, base_url) == here else load_settings(
-            profile, base_url, allow_new_profile=True)
+        settings = current if (profile, base_url) == here else inv.settings_for(
+            profile, allow_new_profile=True, base_url=base_url)
         try:
-            client = make_client(settings, state)
+            client = inv.client(settings)
         except MissingKeyError:
             if settings is current:
                 raise  # asked to refresh the current profile's runs: that needs its key
-            warn(f"no API key for profile '{profile}'; its runs were not refreshed.")
+            inv.output.warn(f"no API key for profile '{profile}'; its runs were not refreshed.")
             continue
         with client:
             for run_id in run_ids:
                 try:
-                    history.observe_run(settings, client.get_run(run_id))
+                    inv.history.observe(settings, client.get_run(run_id))
                 except NotFoundError:
-                    warn(f"the API no longer knows run {run_id} (profile '{profile}').")
+                    inv.output.warn(f"the API no longer knows run {run_id} (profile "
+                                    f"'{profile}').")
     return len(pending)
-
-
-def _render(runs: list[dict[str, Any]], state: AppState, settings: Any, all_profiles: bool) -> None:
-    from spine_cli.ui.output import make_output
-
-    out = make_output(state)
-    if state.json:
-        out.emit_json(runs)
-        return
-    if state.quiet:
-        for run in runs:
-            if run["run_id"]:
-                out.data(run["run_id"])
-        return
-    if not runs:
-        scope = "" if all_profiles else f" for profile '{settings.profile}' at {settings.base_url}"
-        out.info(f"No runs in the local history{scope}.")
-        if not all_profiles:
-            out.info("Runs of other profiles: spine run list --all-profiles")
-        return
-    header, rows = _table(runs, all_profiles)
-    if out.rich_stdout:
-        _rich_table(out, header, rows)
-    else:
-        _plain_table(out, header, rows)
-
-
-def _table(runs: list[dict[str, Any]], all_profiles: bool) -> tuple[list[str], list[list[str]]]:
-    from spine_cli.ui.textsafe import sanitize
-
-    header = ["RUN ID", "STATUS", "CREATED", "TEMPLATE", "FILES", "PROMPT"]
-    if all_profiles:
-        header[2:2] = ["PROFILE", "BASE URL"]
-    rows = []
-    for run in runs:
-        prompt = sanitize(run["prompt"] or "", keep_newlines=False)
-        row = [run["run_id"] or "(unconfirmed)",
-               "unconfirmed" if run["unconfirmed"] else run["status"],
-               _local_time(run["created_at"]), run["template"] or "-",
-               str(len(run["files"])), prompt[:60] + ("…" if len(prompt) > 60 else "")]
-        if all_profiles:
-            row[2:2] = [run["profile"], run["base_url"]]
-        rows.append(row)
-    return header, rows
-
-
-def _local_time(stamp: str) -> str:
-    try:
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    return when.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _plain_table(out: Any, header: list[str], rows: list[list[str]]) -> None:
-    # The prompt (last column) is not padded, so lines carry no trailing blanks.
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
-    for row in [header, *rows]:
-        cells = [cell.ljust(w) for cell, w in zip(row, widths)]
-        out.data("  ".join([*cells, row[-1]]).rstrip())
-
-
-def _rich_table(out: Any, header: list[str], rows: list[list[str]]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    colours = {"completed": "green", "partial": "yellow", "failed": "red", "unconfirmed": "magenta"}
-    # One line per run: the prompt (last column) alone is cut to what the terminal leaves.
-    fixed = sum(max(len(r[i]) for r in [header, *rows]) + 2 for i in range(len(header) - 1))
-    room = max(8, out.out.width - fixed)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in header:
-        table.add_column(name, no_wrap=True)
-    status_col = header.index("STATUS")
-    for row in rows:
-        prompt = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
-        cells = [Text(cell) for cell in [*row[:-1], prompt]]  # Text: no markup interpreted
-        cells[status_col].stylize(colours.get(row[status_col], "cyan"))
-        table.add_row(*cells)
-    out.out.print(table)

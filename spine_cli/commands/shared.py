@@ -1,93 +1,43 @@
-"""Shared command plumbing: per-invocation state and the error wrapper.
+"""Command plumbing: the invocation context of a command, and the error wrapper.
 
-Every command is decorated with `@command`, which turns `SpineError` into a
-one- or two-line message on stderr and its exit code, Ctrl-C into exit 130,
-and any other exception into exit 1 (traceback only with SPINE_DEBUG=1).
-It runs inside command execution so `typer.testing.CliRunner` sees exactly
+Every command is decorated with `@command`, which turns
+
+- a `SpineError` into its one- or two-line message on stderr and its exit code;
+- Ctrl-C into exit 130 and SIGTERM (what CI runners send on cancel) into 143,
+  both with the message of the code that was interrupted;
+- a closed stdout (`| head`) into a quiet exit 141;
+- any other exception into exit 1 (a traceback only with SPINE_DEBUG=1).
+
+It runs inside command execution, so `typer.testing.CliRunner` sees exactly
 what a user sees.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+import threading
+from typing import Any, Callable, Iterator, TypeVar
 
 import typer
 
-from spine_cli.context import AppState
-from spine_cli.errors import APIError, ExitCode, SpineError
+from spine_cli.context import Invocation
+from spine_cli.errors import ExitCode, SpineError, Terminated, interrupt_code
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def get_state(ctx: typer.Context) -> AppState:
-    """The AppState of the running invocation (set by the root callback)."""
+def invocation(ctx: typer.Context, *, json_: bool = False, quiet: bool = False,
+               stream: bool = False) -> Invocation:
+    """The invocation of the running command, its own --json/-q merged in (once)."""
     root = ctx.find_root()
-    if not isinstance(root.obj, AppState):
-        root.obj = AppState()
-    return root.obj
-
-
-def apply_local_flags(ctx: typer.Context, json_: bool = False, quiet: bool = False) -> AppState:
-    """Merge a command's own --json/-q with the global ones and return the state."""
-    state = get_state(ctx)
-    state.json = state.json or json_
-    state.quiet = state.quiet or quiet
-    return state
-
-
-@dataclass
-class Setup:
-    """What an API command starts from."""
-
-    state: AppState
-    settings: Any
-    output: Any
-    run_ids: list[str]
-    client: Any
-
-
-def setup(ctx: typer.Context, json_: bool = False, quiet: bool = False,
-          refs: tuple[str, ...] | list[str] = ()) -> Setup:
-    """Flags, settings, output, run references and a client: the start of every API command.
-
-    Run references are resolved (and bad ones refused) before the key is
-    needed or any request is made.
-    """
-    from spine_cli.local import history
-    from spine_cli.api.client import make_client
-    from spine_cli.ui.output import make_output
-    from spine_cli.local.settings import load_settings
-
-    state = apply_local_flags(ctx, json_, quiet)
-    settings = load_settings(state.profile, state.base_url)
-    run_ids = list(dict.fromkeys(history.resolve_run_ref(r, settings) for r in refs))
-    return Setup(state, settings, make_output(state), run_ids, make_client(settings, state))
-
-
-def format_error(exc: SpineError) -> list[str]:
-    """The one or two lines printed for an error."""
-    first = f"Error: {exc.message}"
-    if isinstance(exc, APIError):
-        detail = f"HTTP {exc.status_code}"
-        if exc.request_id:
-            detail += f", request id {exc.request_id}"
-        first += f" ({detail})"
-    lines = [first]
-    if exc.hint:
-        lines.append(exc.hint)
-    return lines
-
-
-def print_error(exc: SpineError) -> None:
-    from spine_cli.ui.textsafe import sanitize
-
-    for line in format_error(exc):
-        sys.stderr.write(sanitize(line) + "\n")
-    sys.stderr.flush()
+    if not isinstance(root.obj, Invocation):
+        root.obj = Invocation()
+    inv: Invocation = root.obj
+    return inv.use(json_=json_, quiet=quiet, stream=stream)
 
 
 def command(func: F) -> F:
@@ -95,8 +45,10 @@ def command(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = next((a for a in [*args, *kwargs.values()] if isinstance(a, typer.Context)), None)
         try:
-            return func(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                return func(*args, **kwargs)
         except typer.Exit:
             raise
         except SpineError as exc:
@@ -104,18 +56,52 @@ def command(func: F) -> F:
                 import traceback
 
                 traceback.print_exc()
-            print_error(exc)
+            _output(ctx).error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("\nInterrupted.\n")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except KeyboardInterrupt as exc:
+            _output(ctx).note("\nTerminated." if isinstance(exc, Terminated) else "\nInterrupted.")
+            raise typer.Exit(interrupt_code(exc)) from None
+        except BrokenPipeError:
+            silence_stdout()
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except Exception as exc:  # a bug: say so, briefly
             if os.environ.get("SPINE_DEBUG") == "1":
                 raise
-            sys.stderr.write(
-                f"Error: internal error: {type(exc).__name__}: {exc}\n"
-                "This is a bug in spine; rerun with SPINE_DEBUG=1 for a traceback.\n"
-            )
+            _output(ctx).note(f"Error: internal error: {type(exc).__name__}: {exc}\n"
+                              "This is a bug in spine; rerun with SPINE_DEBUG=1 for a traceback.")
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _output(ctx: typer.Context | None) -> Any:
+    from spine_cli.ui.output import Output, OutputMode
+
+    inv = ctx.find_root().obj if ctx is not None else None
+    if isinstance(inv, Invocation) and "mode" in inv.__dict__:
+        return inv.output
+    return Output(OutputMode())
+
+
+def silence_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises `Terminated` (a KeyboardInterrupt) for the duration of the command."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

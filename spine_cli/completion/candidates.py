@@ -10,7 +10,6 @@ Nothing here touches the network or imports Typer, httpx or rich at import time.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 RUN_CANDIDATES = 30
@@ -21,13 +20,13 @@ Candidate = tuple[str, "str | None"]
 # --- value candidates --------------------------------------------------------
 
 def template_candidates(incomplete: str) -> list[Candidate]:
-    from spine_cli.api.models import TEMPLATES
+    from spine_cli.api.catalog import TEMPLATES
 
     return [(t, None) for t in TEMPLATES if t.startswith(incomplete)]
 
 
 def block_candidates(incomplete: str) -> list[Candidate]:
-    from spine_cli.api.models import BLOCK_TYPES
+    from spine_cli.api.catalog import BLOCK_TYPES
 
     return [(b, None) for b in BLOCK_TYPES if b.startswith(incomplete)]
 
@@ -35,10 +34,10 @@ def block_candidates(incomplete: str) -> list[Candidate]:
 def profile_candidates(incomplete: str) -> list[Candidate]:
     """Profile names from config.toml (none when it is missing or unreadable)."""
     try:
-        with _quiet():
-            from spine_cli.local.settings import load_config
+        from spine_cli.local.settings import load_config
 
-            profiles = load_config().get("profiles", {})
+        # No warnings: they would land in the middle of the user's prompt.
+        profiles = load_config(warn=None).get("profiles", {})
     except Exception:  # completion never fails the shell
         return []
     return [(name, None) for name in sorted(profiles) if name.startswith(incomplete)]
@@ -48,8 +47,7 @@ def run_candidates(incomplete: str, profile: str | None = None,
                    base_url: str | None = None) -> list[Candidate]:
     """Run ids from the local history, most recent first, with a description."""
     try:
-        with _quiet():
-            rows = _history_rows(profile, base_url)
+        rows = _history_rows(profile, base_url)
     except Exception:
         return []
     prefix = incomplete.lower()
@@ -64,12 +62,14 @@ def run_candidates(incomplete: str, profile: str | None = None,
 
 
 def _history_rows(profile: str | None, base_url: str | None) -> list[dict[str, Any]]:
-    from spine_cli.local import history
+    from spine_cli.local.history import History, history_path
 
-    if not history.history_path().exists():
+    path = history_path()
+    if not path.exists():
         return []  # completing never creates the history
     scope = _scope(profile, base_url)
-    return history.list_runs(scope, limit=RUN_CANDIDATES, all_profiles=scope is None)
+    quiet = History(path, warn=lambda message: None)
+    return quiet.list(scope, limit=RUN_CANDIDATES, all_profiles=scope is None)
 
 
 def _scope(profile: str | None, base_url: str | None) -> Any:
@@ -93,16 +93,3 @@ def _describe(row: dict[str, Any]) -> str:
     # Shells print descriptions raw; Typer would also read [..] as rich markup.
     text = "".join(ch for ch in text if ch.isprintable())
     return text.replace("[", "(").replace("]", ")")
-
-
-class _quiet:
-    """Silence stderr: a warning would land in the middle of the user's prompt."""
-
-    def __enter__(self) -> None:
-        import io
-
-        self._saved = sys.stderr
-        sys.stderr = io.StringIO()
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stderr = self._saved

@@ -35,12 +35,17 @@ def _tomllib() -> Any:
     return tomllib
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    """The parsed file ({} when absent); ConfigError with the line at fault."""
+Warn = Callable[[str], None]
+
+
+def read_config(path: Path, warn: Warn | None = None) -> dict[str, Any]:
+    """The parsed file ({} when absent); ConfigError with the line at fault.
+
+    `warn` receives a one-time warning when the file is readable by others."""
     tomllib = _tomllib()
     try:
         with open(path, "rb") as fh:
-            _warn_if_exposed(path, os.fstat(fh.fileno()).st_mode)
+            _warn_if_exposed(path, os.fstat(fh.fileno()).st_mode, warn)
             raw = fh.read()
     except FileNotFoundError:
         return {}
@@ -98,17 +103,14 @@ def find_key_line(path: Path, table: str | None, key: str) -> int | None:
     return None
 
 
-def _warn_if_exposed(path: Path, mode: int) -> None:
-    if os.name != "posix" or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+def _warn_if_exposed(path: Path, mode: int, warn: Warn | None) -> None:
+    if warn is None or os.name != "posix" or not mode & (stat.S_IRWXG | stat.S_IRWXO):
         return
     if str(path) in _warned_modes:
         return
     _warned_modes.add(str(path))
-    sys.stderr.write(
-        f"Warning: {path} is accessible by other users (mode {stat.S_IMODE(mode):04o}) "
-        "and may hold API keys.\n"
-        f"Restrict it with: chmod 600 {path}\n"
-    )
+    warn(f"{path} is accessible by other users (mode {stat.S_IMODE(mode):04o}) and may hold "
+         f"API keys.\nRestrict it with: chmod 600 {path}")
 
 
 def ensure_private_dir(directory: Path) -> None:
@@ -158,11 +160,12 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def update_config(path: Path, mutate: Callable[[dict[str, Any]], Any]) -> Any:
+def update_config(path: Path, mutate: Callable[[dict[str, Any]], Any],
+                  warn: Warn | None = None) -> Any:
     """Read, mutate in place and write back under a lock; returns mutate's result."""
     try:
         with _locked(path):
-            data = read_config(path)
+            data = read_config(path, warn)
             before = copy.deepcopy(data)
             result = mutate(data)
             if data != before:  # an unchanged file keeps its comments and formatting

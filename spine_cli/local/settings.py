@@ -25,16 +25,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
 
 from spine_cli.errors import ConfigError, MissingKeyError
+from spine_cli.local.values import KEY_PREFIX, PROFILE_KEYS
 
 DEFAULT_BASE_URL = "https://api.getspine.ai"
 DEFAULT_PROFILE = "default"
-KEY_PREFIX = "sk_spine_"
-TEMPLATES = ("app", "auto", "deep_research", "excel", "landing_page", "memo", "report", "slides")
-_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -77,101 +76,18 @@ def canonical_base_url(url: str) -> str:
     return url
 
 
-# --- validation of values (config.toml and `spine config set`) -------------
-
-def check_api_key(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith(KEY_PREFIX) or len(value) <= len(KEY_PREFIX):
-        raise ValueError(f"an API key starts with {KEY_PREFIX}")
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise ValueError("an API key holds no spaces or control characters")
-    return value
-
-
-def check_base_url(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError("expected an http:// or https:// URL")
-    return value
-
-
-def check_template(value: Any) -> str:
-    if value not in TEMPLATES:
-        raise ValueError(f"expected one of {', '.join(TEMPLATES)}")
-    return str(value)
-
-
-def check_seconds(value: Any) -> float | int:
-    number = value
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError("expected a number of seconds") from None
-        number = int(number) if number.is_integer() else number
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
-        raise ValueError("expected a positive number of seconds")
-    return number
-
-
-def check_duration(value: Any) -> str | int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
-        try:
-            parse_duration(value)
-            return value.strip()
-        except ValueError:
-            pass
-    raise ValueError("expected a duration such as 90, 90s, 15m, 2h or 1h30m")
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `15m`, `2h`, `1h30m` → seconds. Raises ValueError."""
-    value = text.strip().lower()
-    if not value:
-        raise ValueError("empty duration")
-    try:
-        seconds = float(value)
-    except ValueError:
-        match = _DURATION_RE.match(value)
-        if not match or not any(match.groups()):
-            raise ValueError(f"invalid duration {text!r} (use e.g. 90, 90s, 15m, 2h, 1h30m)")
-        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {text!r}")
-    return seconds
-
-
-def check_path(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected a directory path")
-    return value
-
-
-# Keys a [profiles.NAME] table may hold: name -> (validator, help).
-PROFILE_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "api_key": (check_api_key, "API key (stored by `spine auth login`, shown masked)"),
-    "base_url": (check_base_url, "API base URL"),
-    "template": (check_template, "default --template for `run create`"),
-    "poll_interval": (check_seconds, "default --poll-interval, seconds"),
-    "max_outage": (check_duration, "default --max-outage for waits"),
-    "timeout": (check_duration, "default --timeout for waits"),
-    "download_dir": (check_path, "default -d directory for `run download`"),
-}
-
-
 def check_profile_name(name: str) -> str:
     if not _PROFILE_NAME_RE.match(name):
         raise ConfigError(f"Invalid profile name {name!r}: use letters, digits, '-' and '_'.")
     return name
 
 
-def load_config() -> dict[str, Any]:
+def load_config(warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The parsed and validated config.toml ({} when absent)."""
     from spine_cli.local.config_file import read_config
 
     path = config_path()
-    cfg = read_config(path)
+    cfg = read_config(path, warn)
     _validate(cfg, path)
     return cfg
 
@@ -206,12 +122,36 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
+class SourceKind(Enum):
+    """Where a resolved setting came from, highest precedence first."""
+
+    FLAG = "flag"
+    ENV = "env"
+    PROFILE = "profile"      # a [profiles.NAME] table of config.toml
+    CONFIG = "config"        # the top level of config.toml (default_profile)
+    DEFAULT = "default"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: SourceKind
+    where: str = ""  # the flag, the variable or the file
+
+    def __str__(self) -> str:
+        if self.kind in (SourceKind.DEFAULT, SourceKind.NONE):
+            return self.kind.value
+        if self.kind is SourceKind.CONFIG:
+            return f"default_profile in {self.where}"
+        return f"{self.kind.value} {self.where}"
+
+
 @dataclass
 class Settings:
     profile: str
     api_key: str | None = field(repr=False)  # a repr ends up in logs and bug reports
     base_url: str
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
     profile_values: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold the key
 
     def require_key(self) -> str:
@@ -224,20 +164,21 @@ class Settings:
         return self.profile_values.get(key, default)
 
 
-def resolve_profile(profile_flag: str | None, cfg: dict[str, Any]) -> tuple[str, str]:
+def resolve_profile(profile_flag: str | None, cfg: dict[str, Any]) -> tuple[str, Source]:
     """The active profile name and where it came from."""
     if profile_flag:
-        return profile_flag, "flag --profile"
+        return profile_flag, Source(SourceKind.FLAG, "--profile")
     if os.environ.get("SPINE_PROFILE"):
-        return os.environ["SPINE_PROFILE"], "env SPINE_PROFILE"
+        return os.environ["SPINE_PROFILE"], Source(SourceKind.ENV, "SPINE_PROFILE")
     if cfg.get("default_profile"):
-        return str(cfg["default_profile"]), f"default_profile in {config_path()}"
-    return DEFAULT_PROFILE, "default"
+        return str(cfg["default_profile"]), Source(SourceKind.CONFIG, str(config_path()))
+    return DEFAULT_PROFILE, Source(SourceKind.DEFAULT)
 
 
 def load_settings(profile_flag: str | None = None, base_url_flag: str | None = None,
                   *, allow_new_profile: bool = False,
-                  cfg: dict[str, Any] | None = None) -> Settings:
+                  cfg: dict[str, Any] | None = None,
+                  warn: Callable[[str], None] | None = None) -> Settings:
     """Resolve every setting with its source.
 
     `allow_new_profile` is for commands that create a profile (`auth login`,
@@ -246,9 +187,9 @@ def load_settings(profile_flag: str | None = None, base_url_flag: str | None = N
     already holds, so config.toml is read once per command.
     """
     if cfg is None:
-        cfg = load_config()
+        cfg = load_config(warn)
     profile, profile_source = resolve_profile(profile_flag, cfg)
-    sources = {"profile": profile_source}
+    sources: dict[str, Source] = {"profile": profile_source}
     profiles = cfg.get("profiles", {})
     if profile not in profiles and profile != DEFAULT_PROFILE and not allow_new_profile:
         known = ", ".join(sorted(profiles)) or "none"
@@ -258,25 +199,26 @@ def load_settings(profile_flag: str | None = None, base_url_flag: str | None = N
             hint=f"Create it with `spine auth login --profile {profile}`, or pick another.",
         )
     pvals = dict(profiles.get(profile, {}) or {})
-    where = f"profile {profile} in {config_path()}"
+    where = Source(SourceKind.PROFILE, f"{profile} in {config_path()}")
     for key in pvals:
         sources[key] = where
 
     api_key = os.environ.get("SPINE_API_KEY", "").strip() or None
     if api_key:
-        sources["api_key"] = "env SPINE_API_KEY"
+        sources["api_key"] = Source(SourceKind.ENV, "SPINE_API_KEY")
     elif pvals.get("api_key"):
         api_key = str(pvals["api_key"])
     else:
-        sources["api_key"] = "none"
+        sources["api_key"] = Source(SourceKind.NONE)
 
     if base_url_flag:
-        base_url, sources["base_url"] = base_url_flag, "flag --base-url"
+        base_url, sources["base_url"] = base_url_flag, Source(SourceKind.FLAG, "--base-url")
     elif os.environ.get("SPINE_BASE_URL"):
-        base_url, sources["base_url"] = os.environ["SPINE_BASE_URL"], "env SPINE_BASE_URL"
+        base_url = os.environ["SPINE_BASE_URL"]
+        sources["base_url"] = Source(SourceKind.ENV, "SPINE_BASE_URL")
     elif pvals.get("base_url"):
         base_url = str(pvals["base_url"])
     else:
-        base_url, sources["base_url"] = DEFAULT_BASE_URL, "default"
+        base_url, sources["base_url"] = DEFAULT_BASE_URL, Source(SourceKind.DEFAULT)
 
     return Settings(profile, api_key, base_url, sources, pvals)

@@ -1,25 +1,51 @@
 """Building, checking and sending a create-run request.
 
 Everything the user gave is validated locally first (prompt, template, block
-types, files), so a bad input costs no request and no credits.
+types, files), so a bad input costs no request and no credits. Inputs are
+bounded: prompt and instruction texts are read up to `MAX_TEXT_BYTES`
+(`/dev/zero` is refused at once), and `--file` takes regular files only (a
+FIFO, a device or a socket is refused without being opened, so it cannot hang).
+
+`--file` takes curl's syntax: `PATH`, `PATH;type=MIME`, `PATH;filename=NAME`,
+and `-` (with `;filename=NAME`) for bytes on stdin, spooled to a private
+temporary file so the upload still streams from disk.
 """
 
 from __future__ import annotations
 
 import json
+import mimetypes
+import os
+import re
+import stat
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
-from spine_cli.local import history
-from spine_cli.context import AppState
-from spine_cli.errors import CreateUncertainError, UsageError
-from spine_cli.api.models import BLOCK_TYPES, TEMPLATES, UPLOAD_EXTENSIONS
-from spine_cli.ui.output import make_output
-from spine_cli.local.settings import Settings, load_settings, mask_key
+from spine_cli.api.catalog import BLOCK_TYPES, TEMPLATES, UPLOAD_EXTENSIONS
+from spine_cli.api.client import FilePart, SpineClient, normalize_base_url
+from spine_cli.api.models import CreatedRun
+from spine_cli.errors import CreateInterruptedError, CreateUncertainError, UsageError
+from spine_cli.local.history import History, RecordedRun
 
-UPLOAD_BAR_THRESHOLD = 1024 * 1024
+MAX_TEXT_BYTES = 1024 * 1024
+_FILE_OPTION = re.compile(r";(type|filename)=", re.IGNORECASE)
+
+
+@dataclass
+class FileSpec:
+    """One attachment: where its bytes are, and what the server is told."""
+
+    path: Path
+    filename: str
+    content_type: str
+    size: int
+    source: str  # what the user typed (a path, or "-" for stdin)
+
+    def part(self) -> FilePart:
+        return FilePart(self.path, self.filename, self.content_type)
 
 
 @dataclass
@@ -29,7 +55,8 @@ class CreateSpec:
     blocks: list[str] | None = None
     instructions: str | None = None
     webhook_url: str | None = None
-    files: list[Path] = field(default_factory=list)
+    files: list[FileSpec] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def fields(self) -> dict[str, str]:
         """The form fields, as the official SDK sends them."""
@@ -42,39 +69,72 @@ class CreateSpec:
             out["webhook_url"] = self.webhook_url
         return out
 
+    def record(self) -> dict[str, Any]:
+        """The spec as the history keeps it (for `spine run rerun`)."""
+        return {"prompt": self.prompt, "template": self.template, "blocks": self.blocks,
+                "instructions": self.instructions, "webhook_url": self.webhook_url,
+                "files": [{"path": str(Path(f.source).absolute()) if f.source != "-" else "-",
+                           "filename": f.filename, "content_type": f.content_type,
+                           "size": f.size} for f in self.files]}
 
-def _read_text(path: str, what: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+
+# -- reading text inputs -----------------------------------------------------------
+
+def read_capped(stream: IO[bytes], what: str) -> str:
+    data = stream.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        raise UsageError(f"The {what} is longer than {MAX_TEXT_BYTES // 1024} KiB; refused.",
+                         hint="Attach long material as a file with --file instead.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"The {what} is not UTF-8 text.") from None
+
+
+def read_stdin_text(what: str) -> str:
+    text = read_capped(sys.stdin.buffer, what)
+    # A shell's `echo` or heredoc ends with a newline the user did not mean to send.
+    return text[:-1] if text.endswith("\n") else text
+
+
+def read_text_file(path: str, what: str) -> str:
     p = Path(path).expanduser()
     if p.is_dir():
-        raise UsageError(f"{what} file {path} is a directory.")
+        raise UsageError(f"{what.capitalize()} file {path} is a directory.")
     try:
-        return p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            return read_capped(fh, f"{what} file {path}")
     except FileNotFoundError:
-        raise UsageError(f"{what} file not found: {path}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{what} file {path} is not UTF-8 text.") from None
+        raise UsageError(f"{what.capitalize()} file not found: {path}") from None
     except OSError as exc:
-        raise UsageError(f"Cannot read {what.lower()} file {path}: {exc.strerror}.") from None
+        raise UsageError(f"Cannot read {what} file {path}: {exc.strerror}.") from None
 
 
 def resolve_prompt(prompt: str | None, prompt_file: str | None) -> str:
     if prompt is not None and prompt_file is not None:
         raise UsageError("Give the prompt once: --prompt or --prompt-file, not both.")
     if prompt is None and prompt_file is None:
-        raise UsageError("A prompt is required: --prompt TEXT, --prompt-file PATH or --prompt - (stdin).")
-    text = _read_text(prompt_file, "Prompt") if prompt_file is not None else (
-        sys.stdin.read() if prompt == "-" else prompt or "")
+        raise UsageError("A prompt is required: --prompt TEXT, --prompt-file PATH or --prompt - "
+                         "(stdin).")
+    if prompt_file is not None:
+        text = read_stdin_text("prompt") if prompt_file == "-" else read_text_file(prompt_file,
+                                                                                  "prompt")
+    else:
+        text = read_stdin_text("prompt") if prompt == "-" else prompt or ""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise UsageError(f"The prompt is longer than {MAX_TEXT_BYTES // 1024} KiB; refused.")
     if not text.strip():
         raise UsageError("The prompt is empty.")
     return text
 
 
+# -- checking choices ------------------------------------------------------------------
+
 def check_template(template: str | None) -> str | None:
     if template is None or template in TEMPLATES:
         return template
-    raise UsageError(f"Unknown template {template!r}. Valid templates: {', '.join(TEMPLATES)}.")
+    raise UsageError(f"Unknown template {template!r}.{_did_you_mean(template, TEMPLATES)} "
+                     f"Valid templates: {', '.join(TEMPLATES)}.")
 
 
 def check_blocks(blocks: list[str] | None) -> list[str] | None:
@@ -85,158 +145,169 @@ def check_blocks(blocks: list[str] | None) -> list[str] | None:
     names = [b for b in names if b and b not in ("[]",)]
     if not names:
         raise UsageError("--block needs at least one block type (an empty list is refused).")
-    out = []
+    out: list[str] = []
     for name in names:
         full = name if name.endswith("-block") else f"{name}-block"
         if full not in BLOCK_TYPES:
-            raise UsageError(f"Unknown block type {name!r}. Valid block types: {', '.join(BLOCK_TYPES)}.")
+            raise UsageError(f"Unknown block type {name!r}.{_did_you_mean(full, BLOCK_TYPES)} "
+                             f"Valid block types: {', '.join(BLOCK_TYPES)}.")
         if full not in out:
             out.append(full)
     return out
 
 
-def check_file(path: str) -> Path:
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise UsageError(f"File not found: {path}")
-    if p.is_dir():
-        raise UsageError(f"{path} is a directory; attach files one by one with --file.")
-    if p.suffix.lower() not in UPLOAD_EXTENSIONS:
-        raise UsageError(f"File {path}: type {p.suffix or '(none)'!s} is not supported. "
-                         f"Supported: {' '.join(e.lstrip('.') for e in UPLOAD_EXTENSIONS)}.")
-    try:
-        with open(p, "rb"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"File {path} is not readable: {exc.strerror}.") from None
-    return p
+def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
+    import difflib
 
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+# -- files -----------------------------------------------------------------------------
+
+def content_type_for(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name)
+    suffix = Path(name).suffix.lower()
+    if suffix in (".md", ".yaml", ".yml") and not guessed:
+        return "text/markdown" if suffix == ".md" else "application/yaml"
+    return guessed or "application/octet-stream"
+
+
+def parse_file_arg(arg: str) -> tuple[str, str | None, str | None]:
+    """`PATH[;type=MIME][;filename=NAME]` → (path, type, filename)."""
+    pieces = _FILE_OPTION.split(arg)
+    path, ctype, name = pieces[0], None, None
+    for key, value in zip(pieces[1::2], pieces[2::2]):
+        if not value:
+            raise UsageError(f"--file {arg!r}: {key.lower()}= needs a value.")
+        if key.lower() == "type":
+            if not re.fullmatch(r"[\w.+-]+/[\w.+-]+", value):
+                raise UsageError(f"--file {arg!r}: {value!r} is not a MIME type.")
+            ctype = value
+        else:
+            if "/" in value or "\\" in value or value in (".", ".."):
+                raise UsageError(f"--file {arg!r}: filename= is a name, not a path.")
+            name = value
+    if not path:
+        raise UsageError(f"--file {arg!r}: no path.")
+    return path, ctype, name
+
+
+def check_file(arg: str, spool: Callable[[], Path] | None = None) -> FileSpec:
+    """One --file argument → a FileSpec (stdin `-` needs `spool`, which saves it to disk)."""
+    path_text, ctype, name = parse_file_arg(arg)
+    if path_text == "-":
+        if spool is None:
+            raise UsageError("--file - (stdin) is not available here.")
+        if not name:
+            raise UsageError("--file - needs a name for the server: --file '-;filename=notes.md'.")
+        path = spool()
+    else:
+        path = Path(path_text).expanduser()
+        _check_regular(path, path_text)
+    filename = name or path.name
+    return FileSpec(path, filename, ctype or content_type_for(filename), path.stat().st_size,
+                    path_text)
+
+
+def _check_regular(path: Path, shown: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UsageError(f"File not found: {shown}") from None
+    except OSError as exc:
+        raise UsageError(f"Cannot read {shown}: {exc.strerror}.") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{shown} is a directory; attach files one by one with --file.")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) \
+            else "a device"
+        raise UsageError(f"{shown} is {kind}, not a regular file; --file takes regular files "
+                         "(for piped bytes use --file '-;filename=NAME').")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"File {shown} is not readable: permission denied.")
+
+
+def unlisted_type_warnings(files: list[FileSpec]) -> list[str]:
+    return [f"{f.filename}: the API documents only these file types: "
+            f"{' '.join(e.lstrip('.') for e in UPLOAD_EXTENSIONS)}; sending it anyway."
+            for f in files if Path(f.filename).suffix.lower() not in UPLOAD_EXTENSIONS]
+
+
+def spool_stdin(directory: Path) -> Callable[[], Path]:
+    """A function that copies stdin's bytes into a private file under `directory`, once."""
+    def spool() -> Path:
+        fd, name = tempfile.mkstemp(prefix="stdin-", dir=directory)
+        with os.fdopen(fd, "wb") as out:
+            for chunk in iter(lambda: sys.stdin.buffer.read(1024 * 1024), b""):
+                out.write(chunk)
+        return Path(name)
+    return spool
+
+
+# -- the whole spec ----------------------------------------------------------------------
 
 def build_spec(*, prompt: str | None, prompt_file: str | None, template: str | None,
                blocks: list[str] | None, instructions: str | None,
                instructions_file: str | None, files: list[str] | None,
-               webhook_url: str | None) -> CreateSpec:
+               webhook_url: str | None, spool: Callable[[], Path] | None = None) -> CreateSpec:
     """Validate every input; raise UsageError naming the first bad one."""
     if instructions is not None and instructions_file is not None:
         raise UsageError("Give --instructions or --instructions-file, not both.")
-    if prompt == "-" and instructions_file == "-":
-        raise UsageError("Only one of the prompt and the instructions can come from stdin.")
+    from_stdin = [w for w, used in (("the prompt", "-" in (prompt, prompt_file)),
+                                    ("the instructions", instructions_file == "-"),
+                                    ("a file", any(parse_file_arg(f)[0] == "-"
+                                                   for f in files or [])))
+                  if used]
+    if len(from_stdin) > 1:
+        raise UsageError(f"Only one input can come from stdin; here {' and '.join(from_stdin)}.")
     text = resolve_prompt(prompt, prompt_file)
     if instructions_file is not None:
-        instructions = _read_text(instructions_file, "Instructions")
+        instructions = (read_stdin_text("instructions") if instructions_file == "-"
+                        else read_text_file(instructions_file, "instructions"))
     if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
         raise UsageError(f"Invalid --webhook-url {webhook_url!r}: it must be an http(s) URL.")
-    return CreateSpec(text, check_template(template), check_blocks(blocks),
-                      instructions or None, webhook_url, [check_file(f) for f in files or []])
+    specs = [check_file(f, spool) for f in files or []]
+    return CreateSpec(text, check_template(template), check_blocks(blocks), instructions or None,
+                      webhook_url, specs, unlisted_type_warnings(specs))
 
 
-def print_dry_run(state: AppState, settings: Settings, spec: CreateSpec) -> int:
-    """Print the request that would be sent; send nothing."""
-    from spine_cli.api.client import content_type_for, normalize_base_url
-
-    output = make_output(state)
-    request = {
+def dry_run_request(base_url: str, masked_key: str, spec: CreateSpec) -> dict[str, Any]:
+    """The request `send` would make, as data (nothing is sent)."""
+    return {
         "method": "POST",
-        "url": normalize_base_url(settings.base_url) + "/run",
+        "url": normalize_base_url(base_url) + "/run",
         "encoding": "multipart/form-data" if spec.files else "application/x-www-form-urlencoded",
-        "api_key": mask_key(settings.api_key),
+        "api_key": masked_key,
         "fields": spec.fields(),
-        "files": [{"field": "files", "filename": p.name, "content_type": content_type_for(p),
-                   "size_bytes": p.stat().st_size} for p in spec.files],
+        "files": [{"field": "files", "filename": f.filename, "content_type": f.content_type,
+                   "size_bytes": f.size} for f in spec.files],
     }
-    if output.json:
-        output.emit_json(request)
-        return 0
-    output.data(f"POST {request['url']}  ({request['encoding']}, key {request['api_key']})")
-    for name, value in request["fields"].items():
-        shown = value if len(value) <= 200 else value[:200] + f"… ({len(value)} chars)"
-        output.data(f"  {name}: {shown}")
-    for f in request["files"]:
-        output.data(f"  files: {f['filename']} ({f['content_type']}, {f['size_bytes']} bytes)")
-    output.info("Dry run: nothing was sent.")
-    return 0
 
 
-def create(state: AppState, spec: CreateSpec, *, dry_run: bool = False,
-           follow_opts: Any = None, watch: bool = False, download: str | None = None) -> int:
-    settings = load_settings(state.profile, state.base_url)
-    if spec.template is None and not spec.blocks and settings.value("template"):
-        spec.template = check_template(str(settings.value("template")))
-    if dry_run:
-        return print_dry_run(state, settings, spec)
-    from spine_cli.api.client import make_client
+def send(client: SpineClient, history: History, settings: Any, spec: CreateSpec, *,
+         on_upload: Callable[[int], None] | None = None, origin: str | None = None) -> CreatedRun:
+    """POST the run and record it; an ambiguous outcome is recorded as unconfirmed."""
+    names = [f.filename for f in spec.files]
 
-    output = make_output(state)
-    with make_client(settings, state) as client:
-        data = _send(client, settings, spec, output)
-        run_id = str(data.get("run_id", ""))
-        _announce(output, data, watch=watch, follow=follow_opts is not None)
-        if follow_opts is None:
-            from spine_cli.ui.ci import report_created
+    def unconfirmed(why: str) -> None:
+        history.record(settings, RecordedRun(None, "unknown", prompt=spec.prompt,
+                                             template=spec.template, blocks=spec.blocks,
+                                             files=names, spec=spec.record(), unconfirmed=True,
+                                             origin=origin, note=why))
 
-            report_created(state, data)
-            return 0
-        from spine_cli.runs.follow import FollowRequest, follow
-
-        est = data.get("estimated_duration_ms")
-        req = FollowRequest([run_id], follow_opts, watch=watch, download=download,
-                            estimates={run_id: est / 1000} if isinstance(est, (int, float)) else None)
-        return follow(state, settings, client, req)
-
-
-def _send(client: Any, settings: Settings, spec: CreateSpec, output: Any) -> dict:
-    total = sum(p.stat().st_size for p in spec.files)
-    names = [p.name for p in spec.files]
-    bar = _upload_bar(output, total)
     try:
-        with bar:
-            data = client.create_run(spec.fields(), spec.files, on_upload=bar.advance)
-    except CreateUncertainError:
-        history.record_unconfirmed(settings, prompt=spec.prompt, template=spec.template,
-                                   blocks=spec.blocks, files=names)
+        created = client.create_run(spec.fields(), [f.part() for f in spec.files],
+                                    on_upload=on_upload)
+    except CreateUncertainError as exc:
+        unconfirmed(exc.message)
         raise
-    history.record_run(settings, str(data.get("run_id", "")), canvas_id=data.get("canvas_id"),
-                       prompt=spec.prompt, template=spec.template, blocks=spec.blocks,
-                       files=names, status=str(data.get("status", "running")),
-                       estimated_ms=_int_or_none(data.get("estimated_duration_ms")))
-    return data
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _announce(output: Any, data: dict, *, watch: bool, follow: bool) -> None:
-    run_id = str(data.get("run_id", ""))
-    if output.json:
-        if not follow:
-            output.emit_json(data)
-        elif watch:
-            from spine_cli.ui.reporters import JsonEventReporter
-
-            JsonEventReporter.emit({"event": "created", **data})
-        return
-    output.data(run_id)
-    if not follow:
-        output.info(f"Created run {run_id}. Follow it with: spine run watch {run_id}")
-
-
-class _NoBar:
-    def __enter__(self) -> "_NoBar":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-
-def _upload_bar(output: Any, total: int) -> Any:
-    if not output.live or total < UPLOAD_BAR_THRESHOLD or output.state.quiet:
-        return _NoBar()
-    from spine_cli.ui.bars import UploadBar
-
-    return UploadBar(output.err, total)
-
-
+    except CreateInterruptedError as exc:
+        if exc.ambiguous:
+            unconfirmed("interrupted after the request was sent")
+        raise
+    history.record(settings, RecordedRun(
+        created.run_id, created.status.value, created.canvas_id, spec.prompt, spec.template,
+        spec.blocks, names, spec.record(), estimated_ms=created.estimated_duration_ms,
+        origin=origin))
+    return created

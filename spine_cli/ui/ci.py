@@ -25,17 +25,28 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
 
+from spine_cli.api.catalog import canvas_url
+from spine_cli.api.models import Run, RunStatus
 from spine_cli.errors import ExitCode
-from spine_cli.api.models import CANVAS_URL
+from spine_cli.runs.follow import download_dirs
+from spine_cli.runs.waiter import Tracked
+from spine_cli.ui.render import format_duration, format_size
+from spine_cli.ui.styles import run_style
+from spine_cli.ui.textsafe import one_line, sanitize
+
+if TYPE_CHECKING:
+    from spine_cli.api.models import CreatedRun
+    from spine_cli.context import Invocation
+    from spine_cli.ui.output import Output
 
 EXCERPT_CHARS = 1500
 
 
-def github_enabled(state: Any) -> bool:
-    mode = getattr(state, "ci", "auto") or "auto"
+def github_enabled(inv: "Invocation") -> bool:
+    mode = inv.flags.ci or "auto"
     if mode == "none":
         return False
     if mode == "github":
@@ -43,61 +54,60 @@ def github_enabled(state: Any) -> bool:
     return os.environ.get("GITHUB_ACTIONS", "").lower() == "true"
 
 
-def report_created(state: Any, data: dict[str, Any]) -> None:
+@dataclass
+class _Row:
+    """One run as the step outputs see it."""
+
+    run_id: str
+    status: str
+    canvas_id: str | None
+    exit_code: int | None
+
+
+def report_created(inv: "Invocation", created: "CreatedRun") -> None:
     """After `run create` without a wait: the new run's id and status."""
-    if not github_enabled(state):
+    if not github_enabled(inv):
         return
-    _write_outputs(_outputs([data], [None], None))
+    _write_outputs(inv.output, _outputs(
+        [_Row(created.run_id, created.status.value, created.canvas_id, None)], None))
 
 
-def report_runs(state: Any, tracked: Iterable[Any], download: str | None = None) -> None:
+def report_runs(inv: "Invocation", tracked: Iterable[Tracked],
+                download: str | None = None) -> None:
     """After a wait: outputs, summary and annotations for each followed run."""
-    if not github_enabled(state):
+    if not github_enabled(inv):
         return
     tracked = list(tracked)
-    datas = [t.data or {"run_id": t.run_id} for t in tracked]
-    codes = [t.exit_code for t in tracked]
-    _write_outputs(_outputs(datas, codes, download))
-    _append("GITHUB_STEP_SUMMARY", summary_markdown(tracked, download))
+    rows = [_Row(t.run_id, t.run.status_text if t.run else "", t.run.canvas_id if t.run else None,
+                 t.exit_code) for t in tracked]
+    _write_outputs(inv.output, _outputs(rows, download))
+    _append(inv.output, "GITHUB_STEP_SUMMARY", summary_markdown(tracked, download))
     for t in tracked:
-        _annotate(t)
-
-
-def download_dirs(download: str | None, run_ids: list[str]) -> list[str | None]:
-    """Where `--download DIR` put each run: DIR itself for one run, DIR/spine-<id> for several."""
-    if not download:
-        return [None] * len(run_ids)
-    if len(run_ids) == 1:
-        return [download]
-    return [os.path.join(download, f"spine-{rid}") for rid in run_ids]
+        _annotate(inv.output, t)
 
 
 # --- step outputs -----------------------------------------------------------
 
-def _canvas_url(data: dict[str, Any]) -> str:
-    canvas = data.get("canvas_id")
-    return CANVAS_URL.format(canvas_id=canvas) if canvas else ""
-
-
-def _outputs(datas: list[dict[str, Any]], codes: list[int | None],
-             download: str | None) -> dict[str, str]:
+def _outputs(rows: list[_Row], download: str | None) -> dict[str, str]:
     def col(values: Iterable[Any]) -> str:
-        return "\n".join("" if v is None else str(v) for v in values)
+        return "\n".join("" if v is None else one_line(v) for v in values)
+
+    def url(row: _Row) -> str:
+        return canvas_url(row.canvas_id) if row.canvas_id else ""
 
     out = {
-        "run_id": col(d.get("run_id") for d in datas),
-        "status": col(d.get("status") for d in datas),
-        "canvas_url": col(_canvas_url(d) for d in datas),
+        "run_id": col(r.run_id for r in rows),
+        "status": col(r.status for r in rows),
+        "canvas_url": col(url(r) for r in rows),
     }
-    if any(c is not None for c in codes):
-        out["exit_code"] = col(codes)
+    if any(r.exit_code is not None for r in rows):
+        out["exit_code"] = col(r.exit_code for r in rows)
     if download:
-        out["download_dir"] = col(download_dirs(download, [str(d.get("run_id")) for d in datas]))
-    if len(datas) > 1:
+        out["download_dir"] = col(download_dirs(download, [r.run_id for r in rows]))
+    if len(rows) > 1:
         out["runs"] = json.dumps([
-            {"run_id": d.get("run_id"), "status": d.get("status"),
-             "canvas_url": _canvas_url(d) or None, "exit_code": c}
-            for d, c in zip(datas, codes)])
+            {"run_id": r.run_id, "status": r.status, "canvas_url": url(r) or None,
+             "exit_code": r.exit_code} for r in rows])
     return out
 
 
@@ -109,11 +119,11 @@ def format_output(name: str, value: str) -> str:
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
-def _write_outputs(outputs: dict[str, str]) -> None:
-    _append("GITHUB_OUTPUT", "".join(format_output(k, v) for k, v in outputs.items()))
+def _write_outputs(output: "Output", outputs: dict[str, str]) -> None:
+    _append(output, "GITHUB_OUTPUT", "".join(format_output(k, v) for k, v in outputs.items()))
 
 
-def _append(var: str, text: str) -> None:
+def _append(output: "Output", var: str, text: str) -> None:
     path = os.environ.get(var)
     if not path or not text:
         return
@@ -121,52 +131,75 @@ def _append(var: str, text: str) -> None:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(text)
     except OSError as exc:
-        sys.stderr.write(f"Warning: cannot write ${var} ({path}): {exc.strerror}.\n")
+        output.warn(f"cannot write ${var} ({path}): {exc.strerror}.")
 
 
 # --- step summary -------------------------------------------------------------
 
-_ICON = {"completed": "✅", "partial": "⚠️", "failed": "❌", "running": "⏳"}
-
-
-def summary_markdown(tracked: list[Any], download: str | None = None) -> str:
+def summary_markdown(tracked: list[Tracked], download: str | None = None) -> str:
     dirs = download_dirs(download, [t.run_id for t in tracked])
     return "\n".join(_run_summary(t, d) for t, d in zip(tracked, dirs))
 
 
-def _run_summary(t: Any, download_dir: str | None) -> str:
-    from spine_cli.api.models import Run
-    from spine_cli.ui.render import format_duration, format_size
-
-    run = Run.from_api(t.data or {"run_id": t.run_id, "status": t.status or "unknown"})
-    status = run.status or "unknown"
-    lines = [f"### {_ICON.get(status, '•')} Spine run `{t.run_id}`: {_md(status)}", "",
+def _run_summary(t: Tracked, download_dir: str | None) -> str:
+    run = t.run
+    status = one_line(run.status_text) if run else "unknown"
+    icon = run_style(run.status if run else None).icon
+    lines = [f"### {icon} Spine run `{t.run_id}`: {_md(status)}", "",
              "| | |", "|---|---|", f"| Status | {_md(status)} (exit {t.exit_code}) |"]
-    if run.duration_ms is not None:
-        lines.append(f"| Duration | {format_duration(run.duration_ms / 1000)} |")
-    credits = run.metadata.get("credits_consumed")
-    if credits is not None:
-        lines.append(f"| Credits | {_md(str(credits))} |")
-    if run.metadata.get("template_used"):
-        lines.append(f"| Template | {_md(str(run.metadata['template_used']))} |")
-    if run.canvas_url:
-        lines.append(f"| Canvas | {run.canvas_url} |")
+    if run is not None:
+        lines += _detail_rows(run)
     lines.append("")
-    if run.final_output:
+    if run is not None and run.final_output:
         lines += ["**Final output** (excerpt)", "", _fenced(_excerpt(run.final_output)), ""]
-    if run.artifacts:
+    if run is not None and run.errors:
+        lines += ["**Errors**", ""] + [f"- {_md(_error(e))}" for e in run.errors] + [""]
+    if run is not None and run.artifacts:
         lines += ["**Artifacts**", "", "| Name | Type | Size |", "|---|---|---|"]
-        lines += [f"| {_md(a.name)} | {_md(a.type)} | {format_size(a.size_bytes)} |"
-                  for a in run.artifacts]
+        lines += [f"| {_md(a.name or a.id or '')} | {_md(a.type or '')} | "
+                  f"{format_size(a.size_bytes)} |" for a in run.artifacts]
         if download_dir:
             lines += ["", f"Downloaded to `{download_dir.replace('`', '')}`."]
         lines.append("")
+    step = _next_step(t)
+    if step:
+        lines += [step, ""]
     return "\n".join(lines) + "\n"
 
 
-def _excerpt(text: str) -> str:
-    from spine_cli.ui.textsafe import sanitize
+def _detail_rows(run: Run) -> list[str]:
+    rows = []
+    if run.duration_ms is not None:
+        rows.append(f"| Duration | {format_duration(run.duration_ms / 1000)} |")
+    if run.metadata.credits_consumed is not None:
+        rows.append(f"| Credits | {run.metadata.credits_consumed} |")
+    if run.metadata.template_used:
+        rows.append(f"| Template | {_md(run.metadata.template_used)} |")
+    if run.canvas_url:
+        rows.append(f"| Canvas | {run.canvas_url} |")
+    return rows
 
+
+def _error(err: Any) -> str:
+    where = err.block_type or err.block_id
+    return f"{err.text} ({where})" if where else str(err.text)
+
+
+def _next_step(t: Tracked) -> str | None:
+    """What to run next, for a run that did not simply succeed."""
+    rid = t.run_id
+    if t.exit_code == ExitCode.TIMEOUT:
+        return (f"Timed out waiting; the run goes on. Resume with: `spine run wait {rid}`")
+    if t.status is RunStatus.FAILED:
+        return f"See what failed: `spine canvas tasks {rid}`"
+    if t.status is RunStatus.PARTIAL:
+        return f"Some blocks failed; fetch what was made: `spine run download {rid} -d DIR`"
+    if t.exit_code == ExitCode.DOWNLOAD:
+        return f"Retry the download: `spine run download {rid} -d DIR`"
+    return None
+
+
+def _excerpt(text: str) -> str:
     text = sanitize(text).strip()
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + "\n…"
 
@@ -183,9 +216,7 @@ def _fenced(text: str) -> str:
 
 def _md(text: str) -> str:
     """Server text inside a table cell: no pipes, newlines, HTML or control characters."""
-    from spine_cli.ui.textsafe import sanitize
-
-    text = sanitize(str(text), keep_newlines=False).replace("\n", " ")
+    text = one_line(text)
     for ch in "\\|<>`*_[]":
         text = text.replace(ch, "\\" + ch)
     return text
@@ -193,27 +224,31 @@ def _md(text: str) -> str:
 
 # --- annotations ------------------------------------------------------------------
 
-def _annotate(t: Any) -> None:
+def _annotate(output: "Output", t: Tracked) -> None:
     code = t.exit_code or 0
-    status = t.status or "unknown"
-    if code == 0 and status == "partial":
+    status = t.status
+    word = one_line(t.run.status_text) if t.run else "unknown"
+    if code == 0 and status is RunStatus.PARTIAL:
         kind, what = "warning", "ended partial (accepted by --partial-ok)"
     elif code == 0:
         return
     elif code == ExitCode.DOWNLOAD:  # the run's own outcome was accepted; its files were not
-        kind, what = "error", f"ended {status} but an artifact could not be downloaded (exit {code})"
-    elif status in ("failed", "partial"):
-        kind, what = "error", f"ended {status} (exit {code})"
+        kind, what = "error", f"ended {word} but an artifact could not be downloaded (exit {code})"
+    elif code == ExitCode.TIMEOUT:
+        kind, what = "error", (f"is still running: timed out waiting (exit 6); the run goes on. "
+                               f"Resume with: spine run wait {t.run_id}")
+    elif status in (RunStatus.FAILED, RunStatus.PARTIAL):
+        kind, what = "error", f"ended {word} (exit {code})"
+        if t.run and t.run.errors:
+            what += ": " + "; ".join(_error(e) for e in t.run.errors[:3])
     else:
-        why = t.error.message if getattr(t, "error", None) else f"exit {code}"
+        why = t.error.message if t.error else f"exit {code}"
         kind, what = "error", f"did not finish successfully: {why}"
     title = f"Spine run {t.run_id}"
     message = f"Spine run {t.run_id} {what}."
-    url = _canvas_url(t.data or {})
-    if url:
-        message += f" Canvas: {url}"
-    sys.stderr.write(f"::{kind} title={_escape_property(title)}::{_escape_data(message)}\n")
-    sys.stderr.flush()
+    if t.run and t.run.canvas_url:
+        message += f" Canvas: {t.run.canvas_url}"
+    output.note(f"::{kind} title={_escape_property(title)}::{_escape_data(message)}")
 
 
 def _escape_data(text: str) -> str:

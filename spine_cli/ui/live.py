@@ -1,84 +1,102 @@
-"""The live terminal display (imported only when stderr is a terminal)."""
+"""The live terminal display (imported only when stderr is a terminal).
+
+Redrawn several times a second from what is known, not only when a poll
+answers: the elapsed time ticks every second (the server's `elapsed_ms`,
+plus the local time since that answer), and the time left counts down
+between polls and is corrected at each one. The bar shows time progress
+(elapsed / estimated, held below 100 % until the run ends) when there is an
+estimate, the task count beside it; without one it is an indeterminate bar.
+Every line fits the terminal (no line is wrapped by the terminal, so a resize
+leaves nothing stale); the canvas link is printed once above the live area,
+unbroken, as an OSC 8 hyperlink where the terminal supports it.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress_bar import ProgressBar
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from spine_cli.errors import SpineError
+from spine_cli.api.canvas import NodeStatus, Task, TaskTree
 from spine_cli.api.models import Run
-from spine_cli.runs.polling import Tracked
-from spine_cli.ui.reporters import NullReporter, eta_text, problem_text, short
-from spine_cli.ui.render import STATUS_STYLE, format_duration
-from spine_cli.ui.textsafe import sanitize
+from spine_cli.errors import SpineError
+from spine_cli.runs.waiter import Tracked
+from spine_cli.ui.render import format_duration
+from spine_cli.ui.reporters import NullReporter, eta_seconds, problem_text, short
+from spine_cli.ui.styles import node_style, run_style
+from spine_cli.ui.textsafe import one_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TASKS_REFRESH_SECONDS = 5.0
 MAX_TREE_LINES = 14
-MARKS = {"completed": ("✓", "green"), "error": ("✗", "red"), "running": ("•", "cyan")}
+ALMOST = 0.99  # the bar's ceiling until the run ends
+
+
+@dataclass
+class _Seen:
+    run: Run | None
+    estimated: float | None
+    at: float  # local clock when the answer arrived
 
 
 class LiveReporter(NullReporter):
-    """Progress bars per run, plus the active task tree when watching one run."""
+    """A line per run (bar, tasks, elapsed, time left), plus the active task tree of one run."""
 
-    def __init__(self, console: Any, tasks_fetch: Callable[[str], dict] | None = None) -> None:
+    def __init__(self, console: "Console", tasks_fetch: Callable[[str], TaskTree] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._console = console
         self._tasks_fetch = tasks_fetch
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.fields[label]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=console,
-        )
-        self._ids: dict[str, Any] = {}
+        self._clock = clock
+        self._start = clock()
+        self._seen: dict[str, _Seen] = {}
+        self._lock = threading.Lock()
         self._tree: Tree | None = None
-        self._tasks_at = 0.0
+        self._tasks_at = -TASKS_REFRESH_SECONDS
         self._note = Text("")
-        self._live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
+        self._linked: set[str] = set()
+        self._live = Live(console=console, get_renderable=self._render, refresh_per_second=4,
+                          transient=True, redirect_stderr=False, redirect_stdout=False)
 
     def __enter__(self) -> "LiveReporter":
         self._live.start()
         return self
 
-    def _render(self) -> Group:
-        parts: list[Any] = [self._progress]
-        if self._tree is not None:
-            parts.append(self._tree)
-        parts.append(self._note)
-        return Group(*parts)
+    def finish(self) -> None:
+        self._live.stop()
 
+    # -- events from the wait loop -------------------------------------------------------
     def update(self, t: Tracked) -> None:
-        run = Run.from_api(t.data or {})
-        p = run.progress
-        done, total = (p.tasks_completed, p.tasks_total) if p else (0, 0)
-        elapsed = format_duration(p.elapsed_ms / 1000) if p else ""
-        info = " · ".join(x for x in (elapsed, eta_text(t)) if x)
-        label = Text(short(t.run_id) + " ")
-        label.append(run.status, style=STATUS_STYLE.get(run.status, ""))
-        if run.terminal:
-            total = max(total, done, 1)
-            done = total
-            info = format_duration((run.duration_ms or 0) / 1000)
-        if t.run_id not in self._ids:
-            self._ids[t.run_id] = self._progress.add_task("", total=total or None, label=label,
-                                                           info=info)
-        self._progress.update(self._ids[t.run_id], completed=done, total=total or None,
-                              label=label, info=info)
-        self._note = Text("")
-        self._maybe_tree(run)
-        self._live.update(self._render())
+        with self._lock:
+            self._seen[t.run_id] = _Seen(t.run, t.estimated, self._clock())
+            self._note = Text("")
+        run = t.run
+        if run and run.canvas_url and t.run_id not in self._linked:
+            self._linked.add(t.run_id)
+            url = run.canvas_url
+            self._live.console.print(Text.assemble(("Canvas: ", "bold"), (url, f"link {url}")),
+                                     soft_wrap=True)
+        if run and len(self._seen) == 1:
+            self._maybe_tree(run)
+
+    def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
+        with self._lock:
+            self._note = Text(f"run {short(t.run_id)}: {problem_text(exc, delay)}",
+                              style="yellow", no_wrap=True, overflow="ellipsis")
 
     def _maybe_tree(self, run: Run) -> None:
         if not self._tasks_fetch or not run.canvas_id or run.terminal:
             return
-        now = time.monotonic()
+        now = self._clock()
         if now - self._tasks_at < TASKS_REFRESH_SECONDS:
             return
         self._tasks_at = now
@@ -86,40 +104,82 @@ class LiveReporter(NullReporter):
             tasks = self._tasks_fetch(run.canvas_id)
         except SpineError:
             return  # the tree is decoration; the poll loop reports real trouble
-        self._tree = active_tree(tasks)
+        tree = active_tree(tasks)
+        with self._lock:
+            self._tree = tree
 
-    def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
-        self._note = Text(f"run {short(t.run_id)}: {problem_text(exc, delay)}", style="yellow")
-        self._live.update(self._render())
+    # -- drawing (called by rich several times a second) ---------------------------------
+    def _render(self) -> RenderableType:
+        with self._lock:
+            rows = list(self._seen.items())
+            tree, note = self._tree, self._note
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(width=max(10, min(30, self._console.width // 4)), no_wrap=True)
+        grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+        for run_id, seen in rows:
+            grid.add_row(*self._row(run_id, seen))
+        parts: list[RenderableType] = [grid]
+        if tree is not None:
+            parts.append(tree)
+        if note.plain:
+            parts.append(note)
+        return Group(*parts)
 
-    def finish(self) -> None:
-        self._live.stop()
+    def _row(self, run_id: str, seen: _Seen) -> tuple[Text, ProgressBar, Text]:
+        run = seen.run
+        style = run_style(run.status if run else None)
+        label = Text(f"{short(run_id)} ")
+        label.append(one_line(run.status_text) if run else "starting", style=style.colour)
+        if run and run.terminal:
+            info = format_duration((run.duration_ms or 0) / 1000)
+            return label, ProgressBar(total=1, completed=1), Text(info)
+        elapsed = self._elapsed(seen)
+        bar = self._bar(run, seen.estimated, elapsed)
+        bits = []
+        if run and run.progress and run.progress.tasks_total:
+            bits.append(f"{run.progress.tasks_completed}/{run.progress.tasks_total} tasks")
+        bits.append(format_duration(elapsed))
+        left = eta_seconds(run, seen.estimated, elapsed)
+        if left is not None:
+            bits.append(f"~{format_duration(left)} left" if left >= 1 else "finishing")
+        return label, bar, Text(" · ".join(bits))
+
+    def _elapsed(self, seen: _Seen) -> float:
+        since = self._clock() - seen.at
+        run = seen.run
+        if run and run.progress and run.progress.elapsed_ms:
+            return run.progress.elapsed_ms / 1000 + since
+        return self._clock() - self._start
+
+    @staticmethod
+    def _bar(run: Run | None, estimated: float | None, elapsed: float) -> ProgressBar:
+        if estimated:
+            return ProgressBar(total=1.0, completed=min(ALMOST, elapsed / estimated))
+        return ProgressBar(total=None, pulse=True)
 
 
-def active_tree(tasks: dict) -> Tree:
+def active_tree(tasks: TaskTree) -> Tree:
     """The not-completed part of the task tree, running tasks first, bounded."""
     tree = Tree(Text("Active tasks", style="bold"))
     budget = [MAX_TREE_LINES]
 
-    def add(parent: Tree, node: dict, depth: int) -> None:
+    def add(parent: Tree, node: Task, depth: int) -> None:
         if budget[0] <= 0 or depth > 3:
             return
         budget[0] -= 1
-        status = str(node.get("status", ""))
-        mark, style = MARKS.get(status, ("·", "dim"))
-        text = Text(f"{mark} ", style=style)
-        text.append(sanitize(str(node.get("name", "?")), keep_newlines=False))
-        text.append(f"  {sanitize(str(node.get('task_type', '')), False)}", style="dim")
+        style = node_style(node.status)
+        text = Text(f"{style.mark} ", style=style.colour, no_wrap=True, overflow="ellipsis")
+        text.append(one_line(node.name or "?"))
+        text.append(f"  {one_line(node.task_type)}", style="dim")
         branch = parent.add(text)
-        children = [c for c in node.get("children") or [] if isinstance(c, dict)]
-        children.sort(key=lambda c: c.get("status") != "running")
+        children = sorted(node.children, key=lambda c: c.status is not NodeStatus.RUNNING)
         for child in children:
-            if child.get("status") != "completed":
+            if child.status is not NodeStatus.COMPLETED:
                 add(branch, child, depth + 1)
 
-    for root in tasks.get("not_completed") or []:
-        if isinstance(root, dict):
-            add(tree, root, 1)
+    for root in tasks.not_completed:
+        add(tree, root, 1)
     if budget[0] == MAX_TREE_LINES:
         tree.add(Text("(none running)", style="dim"))
     return tree

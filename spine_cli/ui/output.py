@@ -1,18 +1,24 @@
-"""Output modes and the two consoles.
+"""The output mode and the one output sink of an invocation.
 
 Data goes to stdout, everything else (progress, hints, warnings, errors) to
-stderr. Mode, highest first: `--json` > `-q` > human. Human output is rich on a
-terminal and plain text (no colour, no cursor movement) otherwise.
+stderr. The mode is resolved once per invocation (`resolve_mode`), from the
+flags and the environment:
 
-Colour and live redraw are separate decisions:
+- format, highest first: `--json` (NDJSON for commands that report a stream
+  of things) > `-q` > human;
 - colour: off with NO_COLOR, --no-color or TERM=dumb; FORCE_COLOR turns it on
-  even off a terminal;
-- live redraw (progress bars, live task tree): only when stderr is a terminal,
-  TERM is not dumb and CI is not set — FORCE_COLOR never turns it on.
+  even off a terminal (piped human output is then rendered as on a terminal,
+  in colour, but never redrawn);
+- live redraw (progress bars, live task tree): only when stderr is a
+  terminal, TERM is not dumb and CI is not set — FORCE_COLOR never turns it on.
 
-Consoles are made per invocation (never at import), on first use (so --json
-and -q never pay for importing rich), and never interpret markup: server text
-is shown as text, after `textsafe.sanitize`.
+`Output` is a sink commands and renderers write through; nothing else in
+the package writes to sys.stdout or sys.stderr. Rich consoles are made on
+first use (so --json and -q never pay for importing rich) and never interpret
+markup. Every line written to stderr, and every human line on stdout, is
+neutralised (`textsafe`): server text cannot drive the terminal. JSON keeps
+data as data; only characters a terminal would act on are \\u-escaped, which
+leaves the parsed value unchanged.
 """
 
 from __future__ import annotations
@@ -22,109 +28,218 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from enum import Enum
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 
-from spine_cli.context import AppState
+from spine_cli.ui.textsafe import escape_json_text, sanitize
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def _truthy(value: str | None) -> bool:
-    return bool(value) and value.lower() not in ("0", "false", "no", "")
-
-
-def in_ci() -> bool:
-    return any(_truthy(os.environ.get(n)) for n in ("CI", "GITHUB_ACTIONS", "GITLAB_CI"))
+    from spine_cli.errors import SpineError
 
 
-def color_enabled(state: AppState, stream: Any) -> bool:
-    if state.no_color or "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
-        return False
-    if _truthy(os.environ.get("FORCE_COLOR")):
-        return True
-    return _isatty(stream)
+class Format(Enum):
+    HUMAN = "human"
+    QUIET = "quiet"
+    JSON = "json"      # one indented document
+    NDJSON = "ndjson"  # one compact object per line, whatever their number
 
 
-def live_enabled(stream: Any = None) -> bool:
-    """Live redraws: a real terminal on stderr, not CI, not TERM=dumb."""
-    stream = stream if stream is not None else sys.stderr
-    return _isatty(stream) and os.environ.get("TERM") != "dumb" and not in_ci()
+def truthy(value: str | None) -> bool:
+    return bool(value) and str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
-def _isatty(stream: Any) -> bool:
+def in_ci(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return any(truthy(env.get(n)) for n in ("CI", "GITHUB_ACTIONS", "GITLAB_CI"))
+
+
+def isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
 
 
-@dataclass
-class Output:
-    """The consoles and the mode of one invocation."""
-
-    state: AppState
-    make_console: Callable[[bool], Any]  # stderr? → a rich Console
-
-    @functools.cached_property
-    def out(self) -> Any:
-        """The rich Console on stdout."""
-        return self.make_console(False)
-
-    @functools.cached_property
-    def err(self) -> Any:
-        """The rich Console on stderr."""
-        return self.make_console(True)
+@dataclass(frozen=True)
+class OutputMode:
+    format: Format = Format.HUMAN
+    color_stdout: bool = False
+    color_stderr: bool = False
+    rich_stdout: bool = False  # render Markdown, tables and trees on stdout
+    live: bool = False         # redraw progress in place on stderr
+    ci: bool = False
+    interactive: bool = False  # a person can answer a prompt (stdin is a terminal, not CI)
+    stdout_tty: bool = False
 
     @property
     def json(self) -> bool:
-        return self.state.json
+        return self.format in (Format.JSON, Format.NDJSON)
 
     @property
     def quiet(self) -> bool:
-        return self.state.quiet and not self.state.json
+        return self.format is Format.QUIET
+
+
+def resolve_mode(*, json_: bool = False, quiet: bool = False, stream: bool = False,
+                 no_color: bool = False, env: Mapping[str, str] | None = None,
+                 stdin: Any = None, stdout: Any = None, stderr: Any = None) -> OutputMode:
+    """The mode of one invocation (see the module docstring for the rules)."""
+    env = os.environ if env is None else env
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    if json_:
+        fmt = Format.NDJSON if stream else Format.JSON
+    else:
+        fmt = Format.QUIET if quiet else Format.HUMAN
+    dumb = env.get("TERM") == "dumb"
+    colour_off = no_color or "NO_COLOR" in env or dumb
+    forced = truthy(env.get("FORCE_COLOR")) and not colour_off
+    ci = in_ci(env)
+    return OutputMode(
+        format=fmt,
+        color_stdout=not colour_off and (forced or isatty(stdout)),
+        color_stderr=not colour_off and (forced or isatty(stderr)),
+        rich_stdout=not dumb and (isatty(stdout) or forced),
+        live=isatty(stderr) and not dumb and not ci,
+        ci=ci,
+        interactive=isatty(stdin) and not ci,
+        stdout_tty=isatty(stdout),
+    )
+
+
+class Output:
+    """Where every line of an invocation goes, by mode."""
+
+    def __init__(self, mode: OutputMode, stdout: IO[str] | None = None,
+                 stderr: IO[str] | None = None) -> None:
+        self.mode = mode
+        self._stdout, self._stderr = stdout, stderr
+
+    # -- streams (looked up at write time: tests swap sys.stdout) ----------------
+    @property
+    def stdout(self) -> IO[str]:
+        return self._stdout or sys.stdout
 
     @property
-    def rich_stdout(self) -> bool:
-        """Render rich (Markdown, tables) on stdout only to a terminal."""
-        return _isatty(sys.stdout) and os.environ.get("TERM") != "dumb"
+    def stderr(self) -> IO[str]:
+        return self._stderr or sys.stderr
+
+    @property
+    def json(self) -> bool:
+        return self.mode.json
+
+    @property
+    def quiet(self) -> bool:
+        return self.mode.quiet
 
     @property
     def live(self) -> bool:
-        return live_enabled(sys.stderr)
+        """Live redraws on stderr (not with -q, whose stderr keeps to what matters)."""
+        return self.mode.live and not self.mode.quiet
 
-    def data(self, text: str = "") -> None:
-        """A plain line of data on stdout."""
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+    @functools.cached_property
+    def out(self) -> "Console":
+        """The rich Console on stdout."""
+        return self._console(self.stdout, self.mode.color_stdout)
 
-    def emit_json(self, obj: Any) -> None:
-        sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    @functools.cached_property
+    def err(self) -> "Console":
+        """The rich Console on stderr."""
+        return self._console(self.stderr, self.mode.color_stderr)
 
-    def info(self, text: str) -> None:
-        """A hint on stderr (silenced by -q; kept with --json, whose data is on stdout)."""
-        if self.state.quiet:
-            return
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-
-    def warn(self, text: str) -> None:
-        sys.stderr.write(f"Warning: {text}\n")
-        sys.stderr.flush()
-
-
-def make_output(state: AppState) -> Output:
-    def console(stderr: bool) -> Any:
+    @staticmethod
+    def _console(stream: IO[str], colored: bool) -> "Console":
         from rich.console import Console
 
-        stream = sys.stderr if stderr else sys.stdout
-        colored = color_enabled(state, stream)
-        return Console(
-            stderr=stderr,
-            no_color=not colored,
-            force_terminal=True if colored and not _isatty(stream) else None,
-            markup=False,
-            highlight=False,
-            emoji=False,
-            soft_wrap=False,
-        )
+        return Console(file=stream, no_color=not colored,
+                       force_terminal=True if colored and not isatty(stream) else None,
+                       markup=False, highlight=False, emoji=False, soft_wrap=False)
 
-    return Output(state, console)
+    # -- stdout --------------------------------------------------------------------
+    def data(self, text: str = "") -> None:
+        """A line of data on stdout (neutralised: it may hold server text)."""
+        self._write(self.stdout, sanitize(text) + "\n")
+
+    def lines(self, texts: list[str]) -> None:
+        for text in texts:
+            self.data(text)
+
+    def document(self, obj: Any) -> None:
+        """One JSON value on stdout: indented, or one compact line in NDJSON mode."""
+        if self.mode.format is Format.NDJSON:
+            self.record(obj)
+            return
+        self._write(self.stdout, escape_json_text(json.dumps(obj, indent=2, ensure_ascii=False))
+                    + "\n")
+
+    def record(self, obj: Any) -> None:
+        """One compact JSON object on its own line (NDJSON)."""
+        self._write(self.stdout, escape_json_text(json.dumps(obj, ensure_ascii=False)) + "\n")
+
+    def show(self, *, json: Any = None, quiet: list[str] | None = None,
+             human: Callable[[], None] | None = None) -> None:
+        """The one place a result is printed by mode: a document, identifiers, or a view."""
+        if self.json:
+            self.document(json)
+        elif self.quiet:
+            for line in quiet or []:
+                self.data(line)
+        elif human is not None:
+            human()
+
+    # -- stderr ----------------------------------------------------------------------
+    def info(self, text: str) -> None:
+        """A hint on stderr (silenced by -q; kept with --json, whose data is on stdout)."""
+        if not self.quiet:
+            self.note(text)
+
+    def note(self, text: str) -> None:
+        """A line on stderr in every mode (progress lines, heartbeats, resume hints)."""
+        self._write(self.stderr, sanitize(text) + "\n")
+
+    def warn(self, text: str) -> None:
+        self._write(self.stderr, self._styled(f"Warning: {sanitize(text)}", "yellow") + "\n")
+
+    def error(self, exc: "SpineError") -> None:
+        lines = format_error(exc)
+        lines[0] = self._styled(lines[0], "red")
+        self._write(self.stderr, "\n".join(lines) + "\n")
+
+    def _styled(self, text: str, colour: str) -> str:
+        if not self.mode.color_stderr:
+            return text
+        codes = {"red": "31", "yellow": "33"}
+        return f"\x1b[{codes[colour]}m{text}\x1b[0m"
+
+    @staticmethod
+    def _write(stream: IO[str], text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+
+def format_error(exc: "SpineError") -> list[str]:
+    """The one or two lines printed for an error (server text neutralised)."""
+    first = f"Error: {exc.message}"
+    detail = []
+    if exc.status_code is not None and f"HTTP {exc.status_code}" not in exc.message:
+        detail.append(f"HTTP {exc.status_code}")
+    if exc.request_id:
+        detail.append(f"request id {exc.request_id}")
+    if detail:
+        first += f" ({', '.join(detail)})"
+    lines = [sanitize(first)]
+    if exc.hint:
+        lines.append(sanitize(exc.hint))
+    return lines
+
+
+def report_error(exc: "SpineError", output: Output | None = None) -> None:
+    """Print an error where no invocation's Output exists yet (the command wrapper)."""
+    (output or Output(OutputMode())).error(exc)
+
+
+def report_text(text: str) -> None:
+    """A plain line on stderr from the command wrapper (internal errors, interrupts)."""
+    Output(OutputMode()).note(text)

@@ -1,24 +1,28 @@
 """Human views of runs: rich on a terminal, plain text when piped.
 
-Server text is sanitised and shown as text (never as rich markup); the final
-output is rendered as Markdown on a terminal and printed raw when piped.
+Server text is neutralised (`textsafe`) and shown as text, never as rich
+markup; the final output is rendered as Markdown on a terminal (links show
+their target, so a link cannot pretend to go elsewhere) and printed raw when
+piped. A failed or partial run is stated once, followed by its errors and
+the next step to take.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from spine_cli.api.models import Run
-from spine_cli.ui.output import Output
-from spine_cli.ui.textsafe import sanitize
+from spine_cli.api.models import Run, RunError, RunStatus
+from spine_cli.ui.styles import run_style
+from spine_cli.ui.textsafe import one_line, sanitize
 
-STATUS_STYLE = {"completed": "green", "partial": "yellow", "failed": "red", "running": "cyan"}
+if TYPE_CHECKING:
+    from spine_cli.ui.output import Output
 
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    seconds = int(round(seconds))
+    seconds = int(round(max(0.0, seconds)))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -41,32 +45,49 @@ def format_size(size: int | None) -> str:
 
 def status_line(run: Run) -> str:
     """`completed in 15m27s`, `running 3/8 tasks, 2m10s elapsed`, ..."""
-    if run.status == "running":
+    word = one_line(run.status_text)
+    if run.status is RunStatus.RUNNING:
         p = run.progress
         if p and p.tasks_total:
             return (f"running {p.tasks_completed}/{p.tasks_total} tasks, "
                     f"{format_duration(p.elapsed_ms / 1000)} elapsed")
         return "running"
     if run.duration_ms is not None:
-        return f"{run.status} in {format_duration(run.duration_ms / 1000)}"
-    return run.status
+        return f"{word} in {format_duration(run.duration_ms / 1000)}"
+    return word
 
 
 def metadata_line(run: Run) -> str | None:
     md = run.metadata
     parts = []
-    if md.get("template_used"):
-        parts.append(f"template {md['template_used']}")
-    if md.get("models_used"):
-        parts.append("models " + ", ".join(str(m) for m in md["models_used"]))
-    if md.get("credits_consumed") is not None:
-        parts.append(f"{md['credits_consumed']} credits")
-    return sanitize(" · ".join(parts), keep_newlines=False) if parts else None
+    if md.template_used:
+        parts.append(f"template {md.template_used}")
+    if md.models_used:
+        parts.append("models " + ", ".join(md.models_used))
+    if md.credits_consumed is not None:
+        parts.append(f"{md.credits_consumed} credits")
+    return one_line(" · ".join(parts)) if parts else None
 
 
-def render_run(output: Output, run: Run) -> None:
+def error_text(err: RunError) -> str:
+    where = err.block_type or err.block_id
+    return f"{one_line(err.text)} ({one_line(where)})" if where else one_line(err.text)
+
+
+def next_step(run: Run) -> str | None:
+    """What to run after a run that did not simply succeed."""
+    if run.status is RunStatus.FAILED:
+        target = run.canvas_id and f"spine canvas tasks {run.run_id}"
+        return f"See what failed: {target}" if target else None
+    if run.status is RunStatus.PARTIAL:
+        return (f"Some blocks failed; the rest is usable: spine run download {run.run_id} "
+                "-d DIR")
+    return None
+
+
+def render_run(output: "Output", run: Run) -> None:
     """The full human view of one run on stdout."""
-    if output.rich_stdout:
+    if output.mode.rich_stdout:
         _render_rich(output, run)
     else:
         _render_plain(output, run)
@@ -75,14 +96,14 @@ def render_run(output: Output, run: Run) -> None:
 def _header_lines(run: Run) -> list[tuple[str, str]]:
     rows = [("Run", f"{run.run_id}  {status_line(run)}")]
     if run.canvas_url:
-        rows.append(("Canvas", sanitize(run.canvas_url, keep_newlines=False)))
+        rows.append(("Canvas", run.canvas_url))
     meta = metadata_line(run)
     if meta:
         rows.append(("Details", meta))
     return rows
 
 
-def _render_plain(output: Output, run: Run) -> None:
+def _render_plain(output: "Output", run: Run) -> None:
     for label, value in _header_lines(run):
         output.data(f"{label + ':':<9}{value}")
     if run.final_output:
@@ -92,57 +113,56 @@ def _render_plain(output: Output, run: Run) -> None:
         output.data("")
         output.data("Artifacts:")
         for a in run.artifacts:
-            output.data(f"  {sanitize(a.type, False):<5} {format_size(a.size_bytes):>10}  "
-                        f"{sanitize(a.name, False)}")
-    _render_errors_plain(output, run)
+            output.data(f"  {one_line(a.type or '?'):<5} {format_size(a.size_bytes):>10}  "
+                        f"{one_line(a.name or a.id or '(unnamed)')}")
+    if run.errors:
+        output.data("")
+        output.data("Errors:")
+        for e in run.errors:
+            output.data(f"  - {error_text(e)}")
+    step = next_step(run)
+    if step:
+        output.data("")
+        output.data(step)
 
 
-def _render_errors_plain(output: Output, run: Run) -> None:
-    if not run.errors:
-        return
-    output.data("")
-    output.data("Errors:")
-    for e in run.errors:
-        output.data(f"  - {error_text(e)}")
-
-
-def error_text(err: dict[str, Any]) -> str:
-    text = sanitize(str(err.get("error", "unknown error")), keep_newlines=False)
-    where = err.get("block_type") or err.get("block_id")
-    return f"{text} ({sanitize(str(where), False)})" if where else text
-
-
-def _render_rich(output: Output, run: Run) -> None:
+def _render_rich(output: "Output", run: Run) -> None:
     from rich.markdown import Markdown
     from rich.table import Table
     from rich.text import Text
 
     con = output.out
+    colour = run_style(run.status).colour
     for label, value in _header_lines(run):
         line = Text(f"{label + ':':<9}", style="bold")
-        style = STATUS_STYLE.get(run.status, "") if label == "Run" else ""
-        line.append(value, style=style)
-        con.print(line)
+        line.append(value, style=colour if label == "Run" else "")
+        con.print(line, overflow="ignore", crop=False, no_wrap=label == "Canvas")
     if run.final_output:
         con.print()
-        con.print(Markdown(sanitize(run.final_output)))
+        con.print(Markdown(sanitize(run.final_output), hyperlinks=False))
     if run.artifacts:
-        table = Table(title="Artifacts", title_justify="left", show_edge=False)
+        table = Table(title="Artifacts", title_justify="left", title_style="bold",
+                      show_edge=False)
         for col in ("Type", "Name", "Size"):
             table.add_column(col, justify="right" if col == "Size" else "left")
         for a in run.artifacts:
-            table.add_row(Text(sanitize(a.type, False)), Text(sanitize(a.name, False)),
+            table.add_row(Text(one_line(a.type or "?")),
+                          Text(one_line(a.name or a.id or "(unnamed)")),
                           format_size(a.size_bytes))
         con.print()
         con.print(table)
     if run.errors:
         con.print()
-        con.print(Text("Errors:", style="bold red"))
+        con.print(Text("Errors:", style=f"bold {colour}"))
         for e in run.errors:
             con.print(Text(f"  - {error_text(e)}"))
+    step = next_step(run)
+    if step:
+        con.print()
+        con.print(Text(step, style="bold"))
 
 
-def render_summary(output: Output, runs: list[tuple[str, Run | None, int]]) -> None:
+def render_summary(output: "Output", runs: list[tuple[str, Run | None, int]]) -> None:
     """One line per run (several-run waits): id, status, exit code."""
     for run_id, run, code in runs:
         text = status_line(run) if run else "unknown"

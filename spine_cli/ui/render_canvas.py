@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from spine_cli.api.canvas import Dag, NodeStatus, Task, TaskTree
+from spine_cli.ui.styles import node_style
 from spine_cli.ui.textsafe import sanitize
 
 if TYPE_CHECKING:
@@ -20,13 +22,12 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
 EXCERPT = 160
-_MARKS = {"completed": ("✓", "green"), "running": ("●", "yellow"), "error": ("✗", "red"),
-          "failed": ("✗", "red"), "idle": ("○", "dim")}
 
 
 @dataclass
 class Node:
-    status: str
+    state: NodeStatus
+    status: str  # the server's word, shown as it is
     kind: str
     name: str
     ident: str = ""
@@ -43,13 +44,12 @@ def clean(value: Any, limit: int | None = None) -> str:
 
 
 # -- DAG -----------------------------------------------------------------------
-def dag_nodes(dag: dict[str, Any], content: bool = False) -> list[Node]:
+def dag_nodes(dag: Dag, content: bool = False) -> list[Node]:
     """Roots are blocks with no incoming edge; each block appears in full once."""
-    blocks = {str(n.get("id")): n for n in _dicts(dag.get("nodes"))}
+    blocks = {n.id: n for n in dag.nodes}
     kids: dict[str, list[str]] = {}
     incoming: set[str] = set()
-    for edge in _dicts(dag.get("edges")):
-        src, dst = str(edge.get("source_id")), str(edge.get("target_id"))
+    for src, dst in dag.edges:
         if src in blocks and dst in blocks and src != dst:
             kids.setdefault(src, []).append(dst)
             incoming.add(dst)
@@ -57,8 +57,8 @@ def dag_nodes(dag: dict[str, Any], content: bool = False) -> list[Node]:
 
     def build(ident: str) -> Node:
         block = blocks[ident]
-        node = Node(clean(block.get("status")), clean(block.get("type")), clean(block.get("name")),
-                    ident, clean(block.get("content"), EXCERPT) if content else None)
+        node = Node(block.status, clean(block.status_text), clean(block.type), clean(block.name),
+                    ident, clean(block.content, EXCERPT) if content else None)
         if ident in shown:
             node.repeat, node.note = True, None
             return node
@@ -73,22 +73,17 @@ def dag_nodes(dag: dict[str, Any], content: bool = False) -> list[Node]:
 
 
 # -- tasks ---------------------------------------------------------------------
-def task_node(task: dict[str, Any]) -> Node:
-    kind = clean(task.get("task_type")).removesuffix("-task")
-    node = Node(clean(task.get("status")), kind, clean(task.get("name")),
-                clean(task.get("task_id")))
-    node.children = [task_node(c) for c in _dicts(task.get("children"))]
+def task_node(task: Task) -> Node:
+    kind = clean(task.task_type).removesuffix("-task")
+    node = Node(task.status, clean(task.status_text), kind, clean(task.name), clean(task.task_id))
+    node.children = [task_node(c) for c in task.children]
     return node
 
 
-def task_sections(tasks: dict[str, Any]) -> list[tuple[str, list[Node]]]:
+def task_sections(tasks: TaskTree) -> list[tuple[str, list[Node]]]:
     """("Completed", roots) and ("Not completed", roots): finished vs running or failed."""
-    return [(title, [task_node(t) for t in _dicts(tasks.get(key))])
-            for title, key in (("Completed", "completed"), ("Not completed", "not_completed"))]
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    return [("Completed", [task_node(t) for t in tasks.completed]),
+            ("Not completed", [task_node(t) for t in tasks.not_completed])]
 
 
 def walk(nodes: Iterable[Node]) -> Iterable[Node]:
@@ -118,7 +113,8 @@ def plain_lines(nodes: Iterable[Node], depth: int = 0, ids: bool = False) -> lis
 def label(node: Node, ids: bool = False) -> Text:
     from rich.text import Text
 
-    mark, style = _MARKS.get(node.status, ("?", "magenta"))
+    look = node_style(node.state)
+    mark, style = look.mark, look.colour
     text = Text.assemble((f"{mark} ", style), (node.status or "unknown", style), "  ",
                          (node.kind or "?", "cyan"), "  ", (node.name or "(unnamed)", "bold"))
     if ids and node.ident:
@@ -136,12 +132,12 @@ def add_nodes(tree: Tree, nodes: Iterable[Node], ids: bool = False) -> Tree:
     return tree
 
 
-def dag_tree(dag: dict[str, Any], nodes: list[Node]) -> Tree:
+def dag_tree(dag: Dag, nodes: list[Node]) -> Tree:
     from rich.text import Text
     from rich.tree import Tree
 
-    title = Text.assemble(("Canvas ", "bold"), (clean(dag.get("canvas_name")) or "(unnamed)",
-                                                 "bold"), (f"  {clean(dag.get('canvas_id'))}", "dim"))
+    title = Text.assemble(("Canvas ", "bold"), (clean(dag.canvas_name) or "(unnamed)", "bold"),
+                          (f"  {clean(dag.canvas_id)}", "dim"))
     return add_nodes(Tree(title, guide_style="dim"), nodes)
 
 
@@ -156,14 +152,15 @@ def tasks_trees(sections: list[tuple[str, list[Node]]]) -> list[Tree]:
             trees += [add_nodes(Tree(label(r, ids=True), guide_style="dim"), r.children, True)
                       for r in roots]
             continue
-        style = "green" if title == "Completed" else "yellow"
+        style = node_style(NodeStatus.COMPLETED if title == "Completed"
+                           else NodeStatus.RUNNING).colour
         head = Text.assemble((title, f"bold {style}"), (f" ({len(roots)})", "dim"))
         trees.append(add_nodes(Tree(head, guide_style=style), roots, ids=True))
     return trees
 
 
-def plain_dag(dag: dict[str, Any], nodes: list[Node]) -> list[str]:
-    head = f"Canvas {clean(dag.get('canvas_name')) or '(unnamed)'}  {clean(dag.get('canvas_id'))}"
+def plain_dag(dag: Dag, nodes: list[Node]) -> list[str]:
+    head = f"Canvas {clean(dag.canvas_name) or '(unnamed)'}  {clean(dag.canvas_id)}"
     return [head] + plain_lines(nodes, 1)
 
 

@@ -2,25 +2,27 @@
 
 - `PlainReporter`: stderr lines, one per change plus a heartbeat each minute
   (no `\\r`, no ANSI) — for pipes, CI logs and non-terminals;
-- `LiveReporter`: a rich live display on stderr (terminal only): a progress bar
-  per run and, for `watch`, the active part of the task tree;
+- `LiveReporter` (`ui.live`): a rich live display on stderr (terminal only);
 - `JsonEventReporter`: NDJSON events on stdout for `watch --json`;
 - `NullReporter`: nothing (`-q`).
-Callers pick one with `make_reporter` and never branch on the mode again.
+`ui.follow_view.make_reporter` picks one; callers never branch on the mode again.
+Each implements the wait loop's `WaitEvents` and is a context manager.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from spine_cli.errors import APIError, SpineError
 from spine_cli.api.models import Run
-from spine_cli.runs.polling import Tracked, predicted_end
+from spine_cli.errors import SpineError
+from spine_cli.runs.schedule import predicted_end
+from spine_cli.runs.waiter import Tracked
 from spine_cli.ui.render import format_duration, status_line
-from spine_cli.ui.textsafe import sanitize
+from spine_cli.ui.textsafe import one_line
+
+if TYPE_CHECKING:
+    from spine_cli.ui.output import Output
 
 HEARTBEAT_SECONDS = 60.0
 
@@ -31,9 +33,19 @@ def short(run_id: str) -> str:
 
 def problem_text(exc: SpineError, delay: float) -> str:
     detail = exc.message
-    if isinstance(exc, APIError):
-        detail = f"HTTP {exc.status_code}: {exc.message}"
-    return f"poll failed ({sanitize(detail, keep_newlines=False)}); retrying in {delay:.0f}s"
+    if exc.status_code is not None and f"HTTP {exc.status_code}" not in detail:
+        detail = f"HTTP {exc.status_code}: {detail}"
+    return f"poll failed ({one_line(detail)}); retrying in {delay:.0f}s"
+
+
+def eta_seconds(run: Run | None, estimated: float | None, elapsed: float | None = None) -> float | None:
+    """Seconds the run probably has left (None when nothing can be said)."""
+    if run is None or run.terminal or run.progress is None:
+        return None
+    p = run.progress
+    now = p.elapsed_ms / 1000 if elapsed is None else elapsed
+    end = predicted_end(now, estimated, p.fraction)
+    return None if end is None else end - now
 
 
 class NullReporter:
@@ -54,29 +66,31 @@ class NullReporter:
 
 
 class PlainReporter(NullReporter):
-    """A line per change, a heartbeat per quiet minute, on stderr."""
+    """A line per change, a heartbeat per quiet minute (or per `heartbeat` s), on stderr."""
 
-    def __init__(self, stream: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._stream = stream
+    def __init__(self, output: "Output", clock: Callable[[], float] = time.monotonic,
+                 heartbeat: float = HEARTBEAT_SECONDS) -> None:
+        self._output = output
         self._clock = clock
-        self._last: dict[str, tuple] = {}
+        self._heartbeat = heartbeat
+        self._last: dict[str, tuple[Any, ...]] = {}
         self._printed_at: dict[str, float] = {}
 
     def _write(self, run_id: str, text: str) -> None:
-        stream = self._stream or sys.stderr
-        stream.write(f"run {short(run_id)}: {text}\n")
-        stream.flush()
+        self._output.note(f"run {short(run_id)}: {text}")
         self._printed_at[run_id] = self._clock()
 
     def update(self, t: Tracked) -> None:
-        run = Run.from_api(t.data or {})
+        run = t.run
+        if run is None:
+            return
         p = run.progress
-        key = (run.status, bool(run.canvas_id), p.tasks_completed if p else None,
+        key = (run.status_text, bool(run.canvas_id), p.tasks_completed if p else None,
                p.tasks_total if p else None)
         if key != self._last.get(t.run_id):
             self._last[t.run_id] = key
             self._write(t.run_id, status_line(run))
-        elif self._clock() - self._printed_at.get(t.run_id, 0.0) >= HEARTBEAT_SECONDS:
+        elif self._clock() - self._printed_at.get(t.run_id, 0.0) >= self._heartbeat:
             self._write(t.run_id, f"still {status_line(run)}")
 
     def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
@@ -86,53 +100,23 @@ class PlainReporter(NullReporter):
 class JsonEventReporter(NullReporter):
     """NDJSON events on stdout: `state` and `progress` (the caller adds `result`)."""
 
-    def __init__(self) -> None:
-        self._last: dict[str, tuple] = {}
-
-    @staticmethod
-    def emit(event: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    def __init__(self, output: "Output") -> None:
+        self._output = output
+        self._last: dict[str, tuple[Any, ...]] = {}
 
     def update(self, t: Tracked) -> None:
-        data = t.data or {}
+        run = t.run
+        if run is None:
+            return
         last = self._last.get(t.run_id, (None, None, None))
-        state = (data.get("status"), data.get("canvas_id"))
-        progress = data.get("progress")
+        state = (run.status_text, run.canvas_id)
+        progress = run.raw.get("progress") if isinstance(run.raw.get("progress"), dict) else None
         if state != last[:2]:
-            self.emit({"event": "state", "run_id": t.run_id, "status": state[0],
-                       "canvas_id": state[1]})
+            self._output.record({"event": "state", "run_id": t.run_id, "status": state[0],
+                                 "canvas_id": state[1]})
         if progress and progress != last[2]:
-            self.emit({"event": "progress", "run_id": t.run_id, **progress})
+            self._output.record({"event": "progress", "run_id": t.run_id, **progress})
         self._last[t.run_id] = (*state, progress)
 
     def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
-        sys.stderr.write(f"run {short(t.run_id)}: {problem_text(exc, delay)}\n")
-
-
-def eta_text(t: Tracked) -> str:
-    run = Run.from_api(t.data or {})
-    p = run.progress
-    if not p or run.terminal:
-        return ""
-    elapsed = p.elapsed_ms / 1000
-    fraction = p.tasks_completed / p.tasks_total if p.tasks_total else None
-    end = predicted_end(elapsed, t.estimated, fraction)
-    if end is None:
-        return ""
-    left = end - elapsed
-    return f"~{format_duration(left)} left" if left > 0 else "finishing"
-
-
-def make_reporter(output: Any, *, watch: bool = False,
-                  tasks_fetch: Callable[[str], dict] | None = None) -> NullReporter:
-    """The reporter for this invocation's output situation."""
-    if watch and output.json:
-        return JsonEventReporter()
-    if output.state.quiet:
-        return NullReporter()
-    if output.live:
-        from spine_cli.ui.live import LiveReporter
-
-        return LiveReporter(output.err, tasks_fetch=tasks_fetch if watch else None)
-    return PlainReporter()
+        self._output.note(f"run {short(t.run_id)}: {problem_text(exc, delay)}")

@@ -1,0 +1,76 @@
+"""The history database's schema and its in-place migrations.
+
+Version 1 had no estimate; version 2 added `estimated_duration_ms`; version 3
+adds the full create spec (`spec`), `duration_ms` (the schedule's prior for
+runs without an estimate), `origin` and `note`. Older files are migrated in
+place on first use, under the write lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+BUSY_TIMEOUT_S = 30.0
+SCHEMA_VERSION = 3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      TEXT UNIQUE,
+    canvas_id   TEXT,
+    profile     TEXT NOT NULL,
+    base_url    TEXT NOT NULL,
+    prompt      TEXT NOT NULL DEFAULT '',
+    template    TEXT,
+    blocks      TEXT,
+    files       TEXT NOT NULL DEFAULT '[]',
+    status      TEXT NOT NULL,
+    unconfirmed INTEGER NOT NULL DEFAULT 0,
+    estimated_duration_ms INTEGER,
+    duration_ms INTEGER,
+    spec        TEXT,
+    origin      TEXT,
+    note        TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_scope ON runs (profile, base_url, created_at);
+"""
+# Columns added since version 1, in order: (name, type).
+ADDED = [("estimated_duration_ms", "INTEGER"), ("duration_ms", "INTEGER"), ("spec", "TEXT"),
+         ("origin", "TEXT"), ("note", "TEXT")]
+
+
+def prepare(conn: sqlite3.Connection) -> None:
+    """Row access by name, the busy timeout, and the current schema (migrating once)."""
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    # First use: switching to WAL needs a moment alone with the file, and the
+    # busy handler is not always consulted for it, so retry briefly.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            _migrate(conn)
+            return
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN IMMEDIATE")
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        conn.execute(statement)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for name, kind in ADDED:
+        if name not in columns:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute("COMMIT")
