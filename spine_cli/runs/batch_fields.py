@@ -74,7 +74,7 @@ def build_spec(cols: dict[str, Any], ctx: RowContext,
     raw_files = check.run("files", _file_list, cols)
     files = [] if raw_files is FAILED else [
         check.run("files", _resolve_file, raw, ctx.base_dir) for raw in raw_files]
-    values = [prompt, template, blocks, instructions, webhook, *files]
+    values = [prompt, template, blocks, instructions, webhook, raw_files, *files]
     if any(v is FAILED for v in values):
         return None, {}
     ctx.text_chars += len(prompt) + len(instructions or "")

@@ -114,14 +114,18 @@ def write_results(path: str, results: dict[str, Any]) -> None:
     target = Path(path).expanduser()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(f"Cannot write the results to {path}: {exc.strerror}.") from None
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
         os.replace(tmp, target)
-    except OSError as exc:
-        if "tmp" in locals():
-            Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"Cannot write the results to {path}: {exc.strerror}.") from None
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"Cannot write the results to {path}: {exc.strerror}.") from None
+        raise
 
 
 def read_results(path: str) -> dict[str, Any]:
@@ -180,8 +184,6 @@ def merge(paths: list[str], *, now: datetime | None = None) -> MergeReport:
     files = [(p, read_results(p)) for p in paths]
     first_path, first = files[0]
     shards: dict[tuple[int, int], str] = {}
-    owner: dict[str, str] = {}
-    rows: list[dict[str, Any]] = []
     for path, data in files:
         _same_batch(first_path, first["batch"], path, data["batch"])
         for shard in _shards_of(data["batch"]):
@@ -189,6 +191,12 @@ def merge(paths: list[str], *, now: datetime | None = None) -> MergeReport:
                 raise BatchMergeError(f"Shard {shard[0]}/{shard[1]} is in both {shards[shard]} "
                                       f"and {path}.")
             shards[shard] = path
+    if len({n for _, n in shards}) > 1:
+        raise BatchMergeError("The results come from different shard counts: "
+                              + ", ".join(f"{k}/{n} ({p})" for (k, n), p in sorted(shards.items())))
+    owner: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    for path, data in files:
         _rows_belong(path, data)
         for row in data["rows"]:
             if row["key"] in owner:
@@ -201,11 +209,7 @@ def merge(paths: list[str], *, now: datetime | None = None) -> MergeReport:
 
 def _report(base: dict[str, Any], shards: dict[tuple[int, int], str], rows: list[dict[str, Any]],
             paths: list[str], now: datetime | None) -> MergeReport:
-    counts = {n for _, n in shards}
-    if len(counts) > 1:
-        raise BatchMergeError("The results come from different shard counts: "
-                              + ", ".join(f"{k}/{n} ({p})" for (k, n), p in sorted(shards.items())))
-    n = counts.pop() if counts else None
+    n = next(iter(shards))[1] if shards else None
     missing = [k for k in range(1, n + 1) if (k, n) not in shards] if n else []
     batch = {key: base.get(key) for key in ("input", "input_sha256", "format",
                                             "prompt_template_sha256")}
