@@ -251,3 +251,16 @@ def test_markdown_keeps_failures_when_rows_are_capped(tmp_path):
     text = render_markdown(results, max_rows=1)
     assert text.endswith("… and 9 more rows (1 of them with a non-zero exit code): see the "
                          "results JSON.\n")
+
+
+def test_the_documented_results_shape_is_the_one_written(tmp_path):
+    doc = (Path(__file__).parent.parent / "docs" / "batch.md").read_text()
+    example = doc.split("## Results", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    documented = json.loads(example.replace("…", ""))
+    written = json.loads(Path(results_for(tmp_path, "r", {"acme": ALL["ok"]}, shard=(1, 1)))
+                         .read_text())
+    assert documented.keys() == written.keys() and documented["kind"] == written["kind"]
+    for part in ("batch", "summary"):
+        assert documented[part].keys() == written[part].keys(), part
+    assert documented["summary"]["states"].keys() == written["summary"]["states"].keys()
+    assert documented["rows"][0].keys() == written["rows"][0].keys()
