@@ -418,3 +418,37 @@ def test_random_sigkills_never_lose_a_transition_nor_post_twice(tmp_path):
         if row.run_id is not None:
             assert post_counts.get(key) == 1  # every created run was posted exactly once
         assert row.attempts <= 1
+
+
+# --- with a real batch file ---------------------------------------------------------------
+
+def test_a_batch_file_bound_edited_and_resumed(tmp_path):
+    from spine_cli.runs.batch_input import read_batch, state_rows
+    from spine_cli.runs.batch_keys import parse_shard
+    from spine_cli.runs.batch_template import parse_prompt_template
+
+    file = tmp_path / "clients.csv"
+    file.write_text("key,client\nacme,Acme\nbeta,Beta\ngamma,Gamma\n")
+    template = parse_prompt_template("Memo for {client}")
+    batch = read_batch(str(file), prompt_template=template)
+    shard = parse_shard("1/1")
+    path = state_path(str(file), None, (shard.k, shard.n))
+    assert path == tmp_path / "clients.csv.shard-1-of-1.spine-batch.sqlite"
+    with BatchState(path) as st:
+        meta = batch.state_meta(shard)
+        assert (meta.input, meta.shard, meta.prompt_template) == (str(file), (1, 1), "Memo for {client}")
+        st.bind(meta, state_rows(batch.select(shard)))
+        st.mark_creating("acme")
+        st.mark_created("acme", "run-a")
+    file.write_text("key,client\nacme,ACME Corp\ngamma,Gamma\ndelta,Delta\n")
+    edited = read_batch(str(file), prompt_template=template)
+    with BatchState(path) as st:
+        diff = st.bind(edited.state_meta(shard), state_rows(edited.select(shard)))
+        assert (diff.input_changed, diff.added, diff.removed, diff.changed) == \
+            (True, ["delta"], ["beta"], ["acme"])
+        assert st.plan([r.key for r in edited.rows]) == {
+            "create": ["gamma", "delta"], "wait": ["acme"], "download": [], "skip": [],
+            "uncertain": []}
+        with pytest.raises(BatchStateError, match="prompt template differs"):
+            st.bind(read_batch(str(file), prompt_template=parse_prompt_template("Hi {client}"))
+                    .state_meta(shard), [])

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from spine_cli.errors import UsageError
+from spine_cli.local.batch_state import BatchMeta
 from spine_cli.runs import batch_fields as fields
 from spine_cli.runs.batch_formats import decode, display_name, input_format, read_input, records
 from spine_cli.runs.batch_keys import Shard, check_key, content_digest, hash_key, safe_dir_name
@@ -113,6 +114,17 @@ class Batch:
     def select(self, shard: Shard | None) -> list[BatchRow]:
         """The rows of one shard (all rows without one), in file order."""
         return list(self.rows) if shard is None else [r for r in self.rows if shard.contains(r.key)]
+
+    def state_meta(self, shard: Shard | None) -> BatchMeta:
+        """What the state records about this batch (see local/batch_state)."""
+        return BatchMeta(self.file if self.file == "-" else os.path.abspath(self.file),
+                         self.sha256, self.format, (shard.k, shard.n) if shard else None,
+                         self.prompt_template.text if self.prompt_template else None)
+
+
+def state_rows(rows: list[BatchRow]) -> list[tuple[str, int, str]]:
+    """Rows as the state binds them: key, line, content digest."""
+    return [(r.key, r.line, r.digest) for r in rows]
 
 
 def read_batch(file: str, *, fmt: str | None = None, prompt_template: PromptTemplate | None = None,
