@@ -1,0 +1,210 @@
+"""One batch row's create fields, checked with `spine run create`'s own checks.
+
+`build_spec(columns, ctx, check)` returns the row's CreateSpec and the content
+that identifies it (see batch_input), or None; every problem is recorded in
+`check` under the field's name, so one row can report several. The checks
+themselves (template, blocks, files, an empty prompt) are those of
+runs/create.py; only the row-shaped parts (cells, lists, paths relative to
+FILE, capped reads of prompt_file/instructions_file) live here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from spine_cli.errors import UsageError
+from spine_cli.runs.batch_formats import json_type
+from spine_cli.runs.batch_template import PromptTemplate
+from spine_cli.runs.create import CreateSpec, check_blocks, check_file, check_template, resolve_prompt
+
+KNOWN_FIELDS = ("key", "prompt", "prompt_file", "template", "blocks", "instructions",
+                "instructions_file", "files", "webhook_url")
+MAX_FIELD_CHARS = 128 * 1024
+MAX_TEXT_CHARS = 1024 * 1024
+MAX_TEXT_FILE_BYTES = 1024 * 1024
+MAX_FILES_PER_ROW = 100
+
+__all__ = ["KNOWN_FIELDS", "RowCheck", "RowContext", "build_spec", "json_type"]
+
+
+class _Failed:
+    """The result of a check that failed (None is a valid field value)."""
+
+
+FAILED = _Failed()
+
+
+@dataclass
+class RowContext:
+    base_dir: Path
+    template: PromptTemplate | None
+    text_chars: int = 0
+
+
+class RowCheck:
+    """Runs field checks, recording each UsageError under its field."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def run(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except UsageError as exc:
+            self.fail(name, exc.message)
+            return FAILED
+
+    def fail(self, name: str, message: str) -> _Failed:
+        if message[:1].isupper() and not message[1:2].isupper():
+            message = message[0].lower() + message[1:]
+        self.problems.append((name, message))
+        return FAILED
+
+
+def build_spec(cols: dict[str, Any], ctx: RowContext,
+               check: RowCheck) -> tuple[CreateSpec | None, dict[str, Any]]:
+    prompt = _prompt(cols, ctx, check)
+    template = check.run("template", lambda: check_template(text(cols, "template")))
+    blocks = check.run("blocks", _blocks, cols)
+    instructions = _instructions(cols, ctx, check)
+    webhook = check.run("webhook_url", _webhook_url, cols)
+    raw_files = check.run("files", _file_list, cols)
+    files = [] if raw_files is FAILED else [
+        check.run("files", _resolve_file, raw, ctx.base_dir) for raw in raw_files]
+    values = [prompt, template, blocks, instructions, webhook, raw_files, *files]
+    if any(v is FAILED for v in values):
+        return None, {}
+    ctx.text_chars += len(prompt) + len(instructions or "")
+    content = {"prompt": prompt, "template": template, "blocks": blocks,
+               "instructions": instructions, "webhook_url": webhook,
+               "files": [os.path.normpath(raw) for raw in raw_files]}
+    return CreateSpec(prompt, template, blocks, instructions, webhook, files), content
+
+
+def text(cols: dict[str, Any], name: str, strip: bool = True) -> str | None:
+    """A text cell: None when absent or empty; UsageError when not text or too long."""
+    value = cols.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UsageError(f"expected text, got {json_type(value)}.")
+    if len(value) > MAX_FIELD_CHARS:
+        raise UsageError(f"longer than {MAX_FIELD_CHARS} characters"
+                         + ("; put it in a file." if name in ("prompt", "instructions") else "."))
+    return (value.strip() if strip else value) or None
+
+
+def _list(cols: dict[str, Any], name: str, seps: str) -> list[str] | None:
+    value = cols.get(name)
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise UsageError("expected a list of strings.")
+        return [v.strip() for v in value if v.strip()]
+    found = text(cols, name)
+    if found is None:
+        return None
+    for sep in seps[1:]:
+        found = found.replace(sep, seps[0])
+    return [part.strip() for part in found.split(seps[0]) if part.strip()]
+
+
+def _prompt(cols: dict[str, Any], ctx: RowContext, check: RowCheck) -> Any:
+    if ctx.template is not None:
+        if cols.get("prompt_file") not in (None, ""):
+            return check.fail("prompt_file", "cannot be used with a prompt template, "
+                                             "which makes the prompt.")
+        body = check.run("prompt template", ctx.template.fill, cols)
+        return body if body is FAILED else check.run("prompt", _checked_prompt, body)
+    prompt = check.run("prompt", text, cols, "prompt", False)
+    path = check.run("prompt_file", text, cols, "prompt_file")
+    if prompt is FAILED or path is FAILED:
+        return FAILED
+    if prompt is not None and path is not None:
+        return check.fail("prompt", "give prompt or prompt_file, not both.")
+    if path is not None:
+        body = check.run("prompt_file", read_text_file, path, ctx.base_dir, "prompt")
+        return body if body is FAILED else check.run("prompt_file", _checked_prompt, body)
+    if "prompt" in cols:
+        return check.run("prompt", _checked_prompt, cols.get("prompt") or "")
+    return check.fail("prompt", "a prompt is required: a prompt or prompt_file column, "
+                                "or --prompt-template.")
+
+
+def _checked_prompt(body: str) -> str:
+    if len(body) > MAX_TEXT_CHARS:
+        raise UsageError(f"the prompt is longer than {MAX_TEXT_CHARS} characters.")
+    # `-` means stdin to `run create`; in a row it is just a one-character prompt.
+    return body if body == "-" else resolve_prompt(body, None)
+
+
+def _instructions(cols: dict[str, Any], ctx: RowContext, check: RowCheck) -> Any:
+    given = check.run("instructions", text, cols, "instructions", False)
+    path = check.run("instructions_file", text, cols, "instructions_file")
+    if given is FAILED or path is FAILED:
+        return FAILED
+    if given is not None and path is not None:
+        return check.fail("instructions", "give instructions or instructions_file, not both.")
+    if path is None:
+        return given if given and given.strip() else None
+    body = check.run("instructions_file", read_text_file, path, ctx.base_dir, "instructions")
+    if body is not FAILED and len(body) > MAX_TEXT_CHARS:
+        return check.fail("instructions_file", f"longer than {MAX_TEXT_CHARS} characters.")
+    return body if body is FAILED else (body if body.strip() else None)
+
+
+def _blocks(cols: dict[str, Any]) -> list[str] | None:
+    names = _list(cols, "blocks", ";,")
+    if names == []:
+        raise UsageError("an empty list is refused; leave blocks out to let the template choose.")
+    return check_blocks(names)
+
+
+def _webhook_url(cols: dict[str, Any]) -> str | None:
+    url = text(cols, "webhook_url")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise UsageError(f"invalid URL {url!r}: it must be an http(s) URL.")
+    return url
+
+
+def _file_list(cols: dict[str, Any]) -> list[str]:
+    names = _list(cols, "files", ";") or []
+    if len(names) > MAX_FILES_PER_ROW:
+        raise UsageError(f"{len(names)} files; the limit is {MAX_FILES_PER_ROW} per row.")
+    return names
+
+
+def _resolve(raw: str, base_dir: Path) -> Path:
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _resolve_file(raw: str, base_dir: Path) -> Path:
+    full = _resolve(raw, base_dir)
+    try:
+        return check_file(str(full))
+    except UsageError as exc:
+        # Name the file as the row wrote it, not its absolute path.
+        raise UsageError(exc.message.replace(str(full), raw), exc.hint) from None
+
+
+def read_text_file(raw: str, base_dir: Path, what: str) -> str:
+    """A UTF-8 text file named in a row, read up to MAX_TEXT_FILE_BYTES."""
+    full = _resolve(raw, base_dir)
+    try:
+        with open(full, "rb") as fh:
+            data = fh.read(MAX_TEXT_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{what} file not found: {raw}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} file {raw} is a directory.") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} file {raw}: {exc.strerror}.") from None
+    if len(data) > MAX_TEXT_FILE_BYTES:
+        raise UsageError(f"{what} file {raw} is larger than {MAX_TEXT_FILE_BYTES} bytes.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} file {raw} is not UTF-8 text.") from None
