@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import hashlib
 import io
 import json
@@ -58,7 +60,7 @@ def test_jsonl_rows_become_create_specs_with_paths_relative_to_the_file(project)
     spec = first.spec
     assert spec.prompt == "Write the Q3 memo.\n" and spec.template == "memo"
     assert spec.blocks == ["document-block", "excel-block"]
-    assert spec.files == [project / "data" / "q3.csv", project / "data" / "notes.md"]
+    assert [f.path for f in spec.files] == [project / "data" / "q3.csv", project / "data" / "notes.md"]
     assert spec.instructions == "Be brief." and spec.webhook_url == "https://example.com/hook"
     assert first.columns["files"] == ["data/q3.csv", "./data/notes.md"]
     assert first.upload_bytes() == (project / "data/q3.csv").stat().st_size + 8
@@ -78,7 +80,7 @@ def test_csv_rows_with_bom_quoted_multiline_cells_blank_rows_and_extra_columns(p
     assert batch.format == "csv"
     a, b = batch.rows
     assert (a.line, a.key, a.spec.prompt) == (2, "a", "Line one\nline two")
-    assert a.spec.files == [project / "data/q3.csv", project / "data/notes.md"]
+    assert [f.path for f in a.spec.files] == [project / "data/q3.csv", project / "data/notes.md"]
     assert (b.line, b.spec.blocks, b.spec.files) == (6, ["document-block", "excel-block"], [])
     assert batch.extra_columns == ["client", "notes"]
 
@@ -104,7 +106,7 @@ def test_stdin_is_jsonl_and_relative_paths_are_relative_to_the_cwd(project, monk
     data = b'{"key": 7, "prompt": "p", "files": ["data/q3.csv"]}\n'
     batch = read_batch("-", stdin=io.BytesIO(data))
     assert batch.display == "<stdin>" and batch.base_dir == project
-    assert batch.rows[0].key == "7" and batch.rows[0].spec.files == [project / "data/q3.csv"]
+    assert batch.rows[0].key == "7" and [f.path for f in batch.rows[0].spec.files] == [project / "data/q3.csv"]
     csv_batch = read_batch("-", fmt="csv", stdin=io.BytesIO(b"prompt\nhello\n"))
     assert csv_batch.rows[0].spec.prompt == "hello"
 
@@ -135,9 +137,9 @@ def test_errors_name_file_line_and_field_and_are_all_collected(project, monkeypa
     rows += [f"r{i},p{i},,,," for i in range(2, 14)]
     rows += ["r14,fine,,,data/q3.xlsx,",
              "r15,,nope,foo,data,ftp://x",
-             "r16,p,,,data/q3.csv;brief.exe,"]
+             "r16,p,,,data/q3.csv;pipe,"]
     (project / "batch.csv").write_text("\n".join(rows) + "\n")
-    (project / "brief.exe").write_bytes(b"MZ")
+    os.mkfifo(project / "pipe")  # refused without being opened: it would block
     err = fail("batch.csv")
     assert str(err).splitlines() == [
         "7 problems in batch.csv:",
@@ -146,11 +148,11 @@ def test_errors_name_file_line_and_field_and_are_all_collected(project, monkeypa
         "  batch.csv:15: template: unknown template 'nope'. Valid templates: app, auto, "
         "deep_research, excel, landing_page, memo, report, slides.",
         "  batch.csv:15: blocks: unknown block type 'foo'. Valid block types: "
-        + ", ".join(__import__("spine_cli.api.models", fromlist=["x"]).BLOCK_TYPES) + ".",
+        + ", ".join(__import__("spine_cli.api.catalog", fromlist=["x"]).BLOCK_TYPES) + ".",
         "  batch.csv:15: webhook_url: invalid URL 'ftp://x': it must be an http(s) URL.",
         "  batch.csv:15: files: data is a directory; attach files one by one with --file.",
-        "  batch.csv:16: files: file brief.exe: type .exe is not supported. Supported: png jpg "
-        "jpeg gif webp svg pdf docx xlsx csv txt md yaml yml json zip.",
+        "  batch.csv:16: files: pipe is a FIFO, not a regular file; --file takes regular files "
+        "(for piped bytes use --file '-;filename=NAME').",
     ]
     assert err.hint == "Nothing was sent: every row is checked before the first run is created."
     assert [(e.line, e.field) for e in err.errors][:2] == [(14, "files"), (15, "prompt")]

@@ -18,7 +18,9 @@ from typing import Any, Callable
 from spine_cli.errors import UsageError
 from spine_cli.runs.batch_formats import json_type
 from spine_cli.runs.batch_template import PromptTemplate
-from spine_cli.runs.create import CreateSpec, check_blocks, check_file, check_template, resolve_prompt
+from spine_cli.runs.create import (
+    CreateSpec, FileSpec, check_blocks, check_file, check_template, resolve_prompt, unlisted_type_warnings,
+)
 
 KNOWN_FIELDS = ("key", "prompt", "prompt_file", "template", "blocks", "instructions",
                 "instructions_file", "files", "webhook_url")
@@ -81,7 +83,8 @@ def build_spec(cols: dict[str, Any], ctx: RowContext,
     content = {"prompt": prompt, "template": template, "blocks": blocks,
                "instructions": instructions, "webhook_url": webhook,
                "files": [os.path.normpath(raw) for raw in raw_files]}
-    return CreateSpec(prompt, template, blocks, instructions, webhook, files), content
+    return CreateSpec(prompt, template, blocks, instructions, webhook, files,
+                      unlisted_type_warnings(files)), content
 
 
 def text(cols: dict[str, Any], name: str, strip: bool = True) -> str | None:
@@ -181,7 +184,7 @@ def _resolve(raw: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def _resolve_file(raw: str, base_dir: Path) -> Path:
+def _resolve_file(raw: str, base_dir: Path) -> FileSpec:
     full = _resolve(raw, base_dir)
     try:
         return check_file(str(full))

@@ -94,7 +94,7 @@ class BatchRow:
         return safe_dir_name(self.key)
 
     def upload_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.spec.files)
+        return sum(f.size for f in self.spec.files)
 
 
 @dataclass

@@ -149,18 +149,20 @@ def check_blocks(blocks: list[str] | None) -> list[str] | None:
     for name in names:
         full = name if name.endswith("-block") else f"{name}-block"
         if full not in BLOCK_TYPES:
-            raise UsageError(f"Unknown block type {name!r}.{_did_you_mean(full, BLOCK_TYPES)} "
+            raise UsageError(f"Unknown block type {name!r}.{_did_you_mean(full, BLOCK_TYPES, '-block')} "
                              f"Valid block types: {', '.join(BLOCK_TYPES)}.")
         if full not in out:
             out.append(full)
     return out
 
 
-def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
+def _did_you_mean(word: str, choices: tuple[str, ...], suffix: str = "") -> str:
     import difflib
 
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    # Compared without the shared suffix, which would make every block type look alike.
+    short = {c.removesuffix(suffix): c for c in choices}
+    close = difflib.get_close_matches(word.removesuffix(suffix), short, n=1, cutoff=0.7)
+    return f" Did you mean {short[close[0]]!r}?" if close else ""
 
 
 # -- files -----------------------------------------------------------------------------
