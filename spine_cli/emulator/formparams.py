@@ -3,10 +3,10 @@
 RFC 7578 §4.2 has a multipart/form-data `filename` sent as raw UTF-8 inside the quoted
 string; httpx (so the official SDK), curl and browsers all do so, and percent-encode
 `"`, CR and LF the HTML way (`%22`, `%0D`, `%0A`). Those escapes are kept as sent, as
-python-multipart, Django, Go and busboy do: the encoding is lossy (a name holding a
-literal `%22` looks the same), so a server cannot undo it safely. Older clients (urllib3
-before 1.25, for one) send RFC 5987 `filename*=UTF-8''…` instead; when present it wins,
-as RFC 6266 has recipients do.
+python-multipart (Starlette's parser) keeps them: the encoding is lossy (a name holding
+a literal `%22` looks the same), so a server cannot undo it safely. Older clients
+(urllib3 1.x's RFC 2231 formatter, so older `requests`) send `filename*=UTF-8''…`
+instead; when present it wins, as RFC 6266 has recipients do.
 
 python-multipart's own `parse_options_header` cannot serve here: it encodes the header
 to latin-1, which raises on CJK or emoji and turns `ï` into a replacement character.
