@@ -65,3 +65,29 @@ def api(isolated_env, emulator, monkeypatch):
     emulator.clear_faults()
     yield ApiContext(key=key, base_url=emulator.base_url, emulator=emulator)
     emulator.clear_faults()
+
+
+# --- the liar: a misbehaving HTTP server for the client's hardening tests ------------
+
+from support.liar import Liar  # noqa: E402
+
+
+@pytest.fixture
+def liar():
+    """A running `Liar` (tests/support/liar.py) on a free loopback port; always closed."""
+    with Liar() as server:
+        yield server
+
+
+@pytest.fixture
+def make_liar():
+    """A factory of more liars (say, the other origin of a redirect); all closed after."""
+    made: list[Liar] = []
+
+    def make() -> Liar:
+        made.append(Liar())
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()

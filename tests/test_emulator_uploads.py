@@ -54,6 +54,16 @@ def test_too_many_files_is_400_and_too_big_is_413(limited):
     assert not any((limited.data_dir / "uploads").iterdir())  # rejected uploads are removed
 
 
+def test_413_names_a_utf8_file_exactly(limited):
+    key = limited.new_key()
+    big = [("files", ("大きい 📦 façade.bin", b"x" * 1025, "application/octet-stream"))]
+    response = limited.v1("POST", "/run", key, data={"prompt": "p"}, files=big)
+    assert response.status_code == 413
+    assert response.json()["error"] == (
+        "File too large: 大きい 📦 façade.bin exceeds the maximum file size of 1024 bytes")
+    assert not any((limited.data_dir / "uploads").iterdir())
+
+
 def test_rate_limit_answers_429_with_retry_after(limited):
     key, other = limited.new_key(), limited.new_key()
     statuses = [limited.v1("GET", "/run/00000000-0000-4000-8000-000000000000", key)

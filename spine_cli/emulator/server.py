@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
@@ -17,6 +17,7 @@ from spine_cli.emulator import control, webhooks
 from spine_cli.emulator.artifacts import CONTENT_TYPES
 from spine_cli.emulator.shelf import Links, artifact_name
 from spine_cli.emulator.catalog import BLOCK_TYPES, FILE_TYPES, TEMPLATES
+from spine_cli.emulator.formparams import header_params
 from spine_cli.emulator.simulation import (
     DirectiveError, default_duration, parse_directives, seeded_rng,
 )
@@ -32,6 +33,13 @@ class APIFailure(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
+
+
+class _NoAnswer(Response):
+    """Sends nothing: for a client that is gone (the request log keeps status null)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        return None
 
 
 def ok(data: Any) -> JSONResponse:
@@ -139,10 +147,11 @@ def _new_record(emu: Emulator, run_id: str, tenant: str, fields: dict[str, str],
 
 async def _read_form(request: Request, emu: Emulator, run_id: str):
     ctype = request.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data"):
+    media_type = header_params(ctype)[0]  # media types are case-insensitive (RFC 9110)
+    if media_type == "multipart/form-data":
         return await parse_multipart(ctype, request.stream(), emu.store.uploads_dir / run_id,
                                      emu.config.max_file_size, emu.config.max_files)
-    if ctype.startswith("application/x-www-form-urlencoded"):
+    if media_type == "application/x-www-form-urlencoded":
         return await parse_urlencoded(request.stream())
     async for _ in request.stream():
         pass
@@ -157,7 +166,11 @@ async def create_run(request: Request, tenant: str) -> Response:
     try:
         form = await _read_form(request, emu, run_id)
         record = _new_record(emu, run_id, tenant, form.fields, form.files)
-    except (UploadRejected, APIFailure):
+    except ClientDisconnect:
+        # The client hung up mid-body: no run, no partial files, and no answer to send.
+        shutil.rmtree(emu.store.uploads_dir / run_id, ignore_errors=True)
+        return _NoAnswer()
+    except BaseException:  # rejected, or cancelled at shutdown: nothing may stay behind
         shutil.rmtree(emu.store.uploads_dir / run_id, ignore_errors=True)
         raise
     emu.store.insert_run(record)

@@ -8,7 +8,9 @@ so runs carry on across restarts (time the server was down counts as run time).
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -71,6 +73,27 @@ class RunRecord:
         return self.created_at + self.duration_s
 
 
+DB_NAME = "emulator.sqlite3"
+
+
+def _make_private(data_dir: Path) -> None:
+    """The data dir 0700 and the database 0600, even when they already existed.
+
+    The database holds the emulator's key, the URL-signing key and the webhook secret.
+    SQLite gives its -wal and -shm files the database file's mode, so the database is
+    created 0600 before SQLite opens it; files left by an earlier run are fixed too.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(data_dir, 0o700)
+    db = data_dir / DB_NAME
+    os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))):
+        try:
+            os.chmod(path, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 _RUN_COLUMNS = ("run_id, tenant, canvas_id, prompt, template, blocks, agent_instructions, "
                 "created_at, duration_s, outcome, tasks, files")
 
@@ -91,18 +114,28 @@ class Store:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        _make_private(data_dir)
         self.uploads_dir = data_dir / "uploads"
         self.artifacts_dir = data_dir / "artifacts"
         self.uploads_dir.mkdir(exist_ok=True)
         self.artifacts_dir.mkdir(exist_ok=True)
-        self.db = sqlite3.connect(str(data_dir / "emulator.sqlite3"), isolation_level=None,
+        self.db = sqlite3.connect(str(data_dir / DB_NAME), isolation_level=None,
                                   check_same_thread=False, timeout=10)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         self._offset = float(self.meta("clock_offset", "0"))
+        self._sweep_uploads()
+
+    def _sweep_uploads(self) -> None:
+        """Remove uploads no run owns: bodies cut off when the server was killed mid-upload."""
+        for entry in self.uploads_dir.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                if self.get_run(entry.name) is None:
+                    shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.db.close()

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import IO, Any, AsyncIterator
 from urllib.parse import parse_qs
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser
 
 from spine_cli.emulator.config import MAX_FORM_BYTES
+from spine_cli.emulator.formparams import header_params, header_text
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
 
@@ -77,13 +78,13 @@ class _Collector:
         self._hvalue += data[start:end]
 
     def header_end(self) -> None:
-        self._headers[self._hname.decode("latin-1").lower()] = self._hvalue.decode("utf-8", "replace")
+        self._headers[self._hname.decode("latin-1").lower()] = header_text(self._hvalue)
         self._hname = self._hvalue = b""
 
     def headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get("content-disposition", ""))
-        self._name = params.get(b"name", b"").decode("utf-8", "replace")
-        filename = params.get(b"filename")
+        _, params = header_params(self._headers.get("content-disposition", ""))
+        self._name = params.get("name", "")
+        filename = params.get("filename")
         if filename is None:
             return
         if self._name != "files":
@@ -92,7 +93,7 @@ class _Collector:
         if len(self.form.files) >= self.max_files:
             raise UploadRejected(400, f"Too many files: at most {self.max_files} files "
                                       "per run are accepted")
-        name = filename.decode("utf-8", "replace") or "file"
+        name = filename or "file"
         ctype = self._headers.get("content-type", "application/octet-stream")
         path = self.dest / f"{len(self.form.files):03d}-{safe_filename(name)}"
         self.dest.mkdir(parents=True, exist_ok=True)
@@ -132,12 +133,12 @@ class _Collector:
 
 async def parse_multipart(content_type: str, chunks: AsyncIterator[bytes], dest: Path,
                           max_file_size: int, max_files: int) -> Form:
-    _, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
+    boundary = header_params(content_type)[1].get("boundary")
     if not boundary:
         raise UploadRejected(400, "Invalid multipart body: missing boundary")
     collector = _Collector(dest, max_file_size, max_files)
-    parser = MultipartParser(boundary, collector.callbacks())
+    # Starlette decodes header values as latin-1, so this gives back the bytes sent.
+    parser = MultipartParser(boundary.encode("latin-1", "replace"), collector.callbacks())
     try:
         async for chunk in chunks:
             if collector.error is None:

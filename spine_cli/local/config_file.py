@@ -5,7 +5,8 @@ the same directory), with mode 0600, in a directory created 0700, and under
 an advisory lock so two `spine config set` at once cannot lose an update.
 It is parsed with `tomllib` and written with `tomli-w`: comments in a
 hand-edited file do not survive a write (documented in docs/configuration.md).
-Reading a file that other users can read prints one warning per file.
+Reading a file that other users can read prints one warning per file, and a
+config directory that other users can write prints one warning per directory.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def read_config(path: Path, warn: Warn | None = None) -> dict[str, Any]:
 
     `warn` receives a one-time warning when the file is readable by others."""
     tomllib = _tomllib()
+    _warn_if_dir_writable(path.parent)
     try:
         with open(path, "rb") as fh:
             _warn_if_exposed(path, os.fstat(fh.fileno()).st_mode, warn)
@@ -111,6 +113,25 @@ def _warn_if_exposed(path: Path, mode: int, warn: Warn | None) -> None:
     _warned_modes.add(str(path))
     warn(f"{path} is accessible by other users (mode {stat.S_IMODE(mode):04o}) and may hold "
          f"API keys.\nRestrict it with: chmod 600 {path}")
+
+
+def _warn_if_dir_writable(directory: Path) -> None:
+    # Whoever can write the directory can replace config.toml, e.g. with a base_url of
+    # their own that would then receive the API key: warn even when there is no file yet.
+    try:
+        mode = os.stat(directory).st_mode
+    except OSError:
+        return
+    if os.name != "posix" or not mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return
+    if str(directory) in _warned_modes:
+        return
+    _warned_modes.add(str(directory))
+    sys.stderr.write(
+        f"Warning: the config directory {directory} is writable by other users "
+        f"(mode {stat.S_IMODE(mode):04o}); they could replace config.toml.\n"
+        f"Restrict it with: chmod 700 {directory}\n"
+    )
 
 
 def ensure_private_dir(directory: Path) -> None:
