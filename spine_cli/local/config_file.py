@@ -42,9 +42,10 @@ Warn = Callable[[str], None]
 def read_config(path: Path, warn: Warn | None = None) -> dict[str, Any]:
     """The parsed file ({} when absent); ConfigError with the line at fault.
 
-    `warn` receives a one-time warning when the file is readable by others."""
+    `warn` receives a one-time warning when the file is readable by others, or its
+    directory writable by them."""
     tomllib = _tomllib()
-    _warn_if_dir_writable(path.parent)
+    _warn_if_dir_writable(path.parent, warn)
     try:
         with open(path, "rb") as fh:
             _warn_if_exposed(path, os.fstat(fh.fileno()).st_mode, warn)
@@ -115,23 +116,21 @@ def _warn_if_exposed(path: Path, mode: int, warn: Warn | None) -> None:
          f"API keys.\nRestrict it with: chmod 600 {path}")
 
 
-def _warn_if_dir_writable(directory: Path) -> None:
+def _warn_if_dir_writable(directory: Path, warn: Warn | None) -> None:
     # Whoever can write the directory can replace config.toml, e.g. with a base_url of
     # their own that would then receive the API key: warn even when there is no file yet.
     try:
         mode = os.stat(directory).st_mode
     except OSError:
         return
-    if os.name != "posix" or not mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if warn is None or os.name != "posix" or not mode & (stat.S_IWGRP | stat.S_IWOTH):
         return
     if str(directory) in _warned_modes:
         return
     _warned_modes.add(str(directory))
-    sys.stderr.write(
-        f"Warning: the config directory {directory} is writable by other users "
-        f"(mode {stat.S_IMODE(mode):04o}); they could replace config.toml.\n"
-        f"Restrict it with: chmod 700 {directory}\n"
-    )
+    warn(f"the config directory {directory} is writable by other users "
+         f"(mode {stat.S_IMODE(mode):04o}); they could replace config.toml.\n"
+         f"Restrict it with: chmod 700 {directory}")
 
 
 def ensure_private_dir(directory: Path) -> None:
