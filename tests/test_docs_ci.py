@@ -153,13 +153,14 @@ def test_the_line_finder_sees_spine_and_nothing_else():
 
 def test_no_doc_installs_the_unrelated_spine_cli():
     """`spine-cli` on PyPI is another project; ours is getspine-cli."""
-    wrong = re.compile(r"install(?:\s+-\S+)*\s+['\"]?spine-cli\b|\"spine-cli\[")
+    wrong = re.compile(r"\binstall(?:\s+-\S+)*\s+['\"]?spine-cli\b|\"spine-cli\[")
     texts = {p: p.read_text(encoding="utf-8") for p in
              [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "pyproject.toml",
               *sorted((ROOT / "docs").glob("*.md"))]}
     assert not [f"{p.name}: {m.group(0)}" for p, t in texts.items() for m in wrong.finditer(t)]
     assert wrong.search("pip install 'spine-cli[emulator]'") and wrong.search("pip install -U spine-cli")
     assert not wrong.search("pipx install getspine-cli  # not spine-cli")
+    assert not wrong.search("pip uninstall spine-cli")  # a stale dev install: fine to remove
 
 
 # --- the two-job example, played ----------------------------------------------------------------
