@@ -67,7 +67,8 @@ def _build_config(host: str, port: int, data_dir: Optional[Path], speed: float,
         import starlette, uvicorn, python_multipart  # noqa: E401,F401
     except ImportError as exc:
         raise ConfigError(f"The emulator needs packages that are not installed ({exc.name}).",
-                          hint="Install them: pip install 'spine-cli[emulator]'") from None
+                          hint="Install the extra: pip install 'getspine-cli[emulator]' "
+                               "(pipx: pipx install --force 'getspine-cli[emulator]')") from None
     if not 0 <= port <= 65535:
         raise UsageError(f"Invalid --port {port}: expected 0-65535 (0 picks a free port).")
     if not speed > 0:

@@ -49,10 +49,10 @@ ProfileOpt = Annotated[Optional[str], typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only essential identifiers.")]
 RunArg = Annotated[str, typer.Argument(
-    metavar="RUN", help="Run id, unique prefix from the history, or @last.",
+    metavar="RUN", help="Run id, unique prefix from the history, @last, or @last~N (N runs before).",
     autocompletion=complete_run)]
 RunsArg = Annotated[list[str], typer.Argument(
-    metavar="RUN...", help="Run ids, unique prefixes, or @last.", autocompletion=complete_run)]
+    metavar="RUN...", help="Run ids, unique prefixes, @last, or @last~N.", autocompletion=complete_run)]
 TimeoutOpt = Annotated[Optional[str], typer.Option(
     "--timeout", metavar="DUR", callback=_duration_callback,
     help="Stop waiting after DUR (90, 90s, 15m, 2h, 1h30m); exit 6. Default: no limit.")]
