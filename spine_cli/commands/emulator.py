@@ -20,7 +20,7 @@ import typer
 from spine_cli.commands.shared import command
 from spine_cli.emulator.config import (
     DEFAULT_HOST, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FILES, DEFAULT_PORT, DEFAULT_RATE_LIMIT,
-    DEFAULT_SPEED, DEFAULT_URL_TTL, EmulatorConfig,
+    DEFAULT_SPEED, DEFAULT_URL_TTL, EmulatorConfig, WebhookEndpoint,
 )
 from spine_cli.errors import ConfigError, UsageError
 
@@ -35,7 +35,9 @@ DataDirOpt = Annotated[Optional[Path], typer.Option(
 SpeedOpt = Annotated[float, typer.Option(
     "--speed", help="Time scale for runs without a \\[emulate:duration=…] directive (2 = twice as fast).")]
 WebhookOpt = Annotated[Optional[list[str]], typer.Option(
-    "--webhook", help="URL that receives signed run.* events (repeatable).")]
+    "--webhook", metavar="URL[#EVENT,…]",
+    help="Endpoint that receives signed events (repeatable); #run.completed,run.failed "
+         "subscribes it to those types only (default: all).")]
 WebhookSecretOpt = Annotated[Optional[str], typer.Option(
     "--webhook-secret", help="whsec_… signing secret (default: generated, kept in the data dir).")]
 MaxFileSizeOpt = Annotated[str, typer.Option(
@@ -74,15 +76,18 @@ def _build_config(host: str, port: int, data_dir: Optional[Path], speed: float,
         raise UsageError("Invalid --webhook-secret: it must start with whsec_.")
     if max_files < 0 or rate_limit < 0 or url_ttl <= 0:
         raise UsageError("--max-files and --rate-limit must be >= 0, --url-ttl > 0.")
-    for url in webhook or []:
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"Invalid --webhook {url!r}: expected an http(s):// URL.")
+    endpoints = []
+    for spec in webhook or []:
+        try:
+            endpoints.append(WebhookEndpoint.parse(spec))
+        except ValueError as exc:
+            raise UsageError(f"Invalid --webhook {spec!r}: {exc}.") from None
     if data_dir is None:
         from spine_cli.local.settings import data_dir as default_data_dir
 
         data_dir = default_data_dir() / "emulator"
     return EmulatorConfig(data_dir=data_dir.expanduser(), host=host, port=port, speed=speed,
-                          webhooks=list(webhook or []), webhook_secret=webhook_secret,
+                          webhooks=endpoints, webhook_secret=webhook_secret,
                           max_file_size=parse_size(max_file_size), max_files=max_files,
                           rate_limit=rate_limit, url_ttl=url_ttl)
 
@@ -93,6 +98,8 @@ def _announce(prepared: Any) -> None:
     print(f"export SPINE_BASE_URL={prepared.url} SPINE_API_KEY={emu.api_key}", flush=True)
     if emu.config.webhooks:
         print(f"Webhook signing secret: {emu.webhook_secret}", flush=True)
+        for endpoint in emu.config.webhooks:
+            sys.stderr.write(f"Webhook endpoint: {endpoint.describe()}\n")
     sys.stderr.write(f"Data directory: {emu.config.data_dir} (Ctrl-C stops; state is kept)\n")
     sys.stderr.flush()
 
@@ -123,6 +130,8 @@ def emulator_serve(
         spine emulator serve --port 0 --data-dir ./emu-state --speed 10
 
         spine emulator serve --webhook http://localhost:9000/hooks --rate-limit 60
+
+        spine emulator serve --webhook "http://127.0.0.1:8787/#run.completed,run.failed"
     """
     config = _build_config(host, port, data_dir, speed, webhook, webhook_secret,
                            max_file_size, max_files, rate_limit, url_ttl)
