@@ -9,11 +9,13 @@ Precedence, highest first:
 | profile   | --profile     | SPINE_PROFILE    | `default_profile`     | "default"                 |
 | api key   | (never argv)  | SPINE_API_KEY    | profiles.P.api_key    | none → exit 4             |
 | base URL  | --base-url    | SPINE_BASE_URL   | profiles.P.base_url   | https://api.getspine.ai   |
+| webhook secret (`spine webhook …`) | --secret | SPINE_WEBHOOK_SECRET | profiles.P.webhook_secret | none → exit 4 |
 
 A profile may also hold defaults for commands that take the matching option
 (`PROFILE_KEYS` below: template, poll_interval, max_outage, timeout,
-download_dir); `Settings.value(key)` returns them, `Settings.sources` says
-where every resolved value came from.
+download_dir, webhook_secret); `Settings.value(key)` returns them,
+`Settings.sources` says where every resolved value came from.
+Secrets (`SECRET_KEYS`) are only ever shown masked.
 
 SPINE_CONFIG_DIR relocates the config directory (default: platformdirs' user
 config dir for "spine"); SPINE_DATA_DIR the data directory (history, emulator
@@ -33,6 +35,8 @@ from spine_cli.errors import ConfigError, MissingKeyError
 DEFAULT_BASE_URL = "https://api.getspine.ai"
 DEFAULT_PROFILE = "default"
 KEY_PREFIX = "sk_spine_"
+WEBHOOK_SECRET_PREFIX = "whsec_"
+SECRET_KEYS = ("api_key", "webhook_secret")
 TEMPLATES = ("app", "auto", "deep_research", "excel", "landing_page", "memo", "report", "slides")
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -69,6 +73,15 @@ def mask_key(key: str | None) -> str:
     return f"{head}…{tail}"
 
 
+def mask_secret(key: str, value: str | None) -> str:
+    """A profile value of a secret key, masked; `whsec_…abcd` for a webhook secret."""
+    if key == "api_key" or not value:
+        return mask_key(value)
+    tail = value[-4:] if len(value) > len(WEBHOOK_SECRET_PREFIX) + 8 else ""
+    head = WEBHOOK_SECRET_PREFIX if value.startswith(WEBHOOK_SECRET_PREFIX) else ""
+    return f"{head}…{tail}"
+
+
 def canonical_base_url(url: str) -> str:
     """The base URL without trailing slashes or `/v1`, so equal hosts compare equal."""
     url = url.strip().rstrip("/")
@@ -84,6 +97,16 @@ def check_api_key(value: Any) -> str:
         raise ValueError(f"an API key starts with {KEY_PREFIX}")
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         raise ValueError("an API key holds no spaces or control characters")
+    return value
+
+
+def check_webhook_secret(value: Any) -> str:
+    """A whsec_… signing secret (the message never repeats the value)."""
+    prefix = WEBHOOK_SECRET_PREFIX
+    if not isinstance(value, str) or not value.startswith(prefix) or len(value) <= len(prefix):
+        raise ValueError(f"a webhook signing secret starts with {prefix}")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("a webhook signing secret holds no spaces or control characters")
     return value
 
 
@@ -157,6 +180,7 @@ PROFILE_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "max_outage": (check_duration, "default --max-outage for waits"),
     "timeout": (check_duration, "default --timeout for waits"),
     "download_dir": (check_path, "default -d directory for `run download`"),
+    "webhook_secret": (check_webhook_secret, "whsec_… secret for `spine webhook` (shown masked)"),
 }
 
 
