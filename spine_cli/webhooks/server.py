@@ -75,7 +75,11 @@ def _read_body(handler: BaseHTTPRequestHandler, listener: Any,
         handler.close_connection = True  # the unread body must not be taken for a request
         _answer(handler, problem[0], listener.reject(*problem, client)[1])
         return None
-    body = handler.rfile.read(int(length_text or 0))
+    try:
+        body = handler.rfile.read(int(length_text or 0))
+    except OSError:  # the client stalled past the socket timeout, or hung up
+        handler.close_connection = True
+        return None
     return body if len(body) == int(length_text or 0) else None
 
 
