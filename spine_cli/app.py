@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.commands import auth, canvas, config, emulator, run
+from spine_cli.commands import auth, canvas, config, emulator, run, webhook
 from spine_cli.commands.options import complete_profile
 from spine_cli.context import Flags, Invocation, Seams
 from spine_cli.errors import EXIT_CODE_TABLE, ExitCode
@@ -18,6 +18,7 @@ ENV_VARS = [
     ("SPINE_API_KEY", "API key (never pass it on the command line)"),
     ("SPINE_BASE_URL", "API base URL (default https://api.getspine.ai; /v1 is appended)"),
     ("SPINE_PROFILE", "profile in config.toml to use"),
+    ("SPINE_WEBHOOK_SECRET", "whsec_… secret for spine webhook (as --secret)"),
     ("SPINE_CONFIG_DIR", "directory holding config.toml"),
     ("SPINE_DATA_DIR", "directory holding the run history and emulator state"),
     ("SPINE_DEBUG", "1 prints tracebacks for internal errors"),
@@ -65,6 +66,7 @@ app.add_typer(canvas.app, name="canvas")
 app.add_typer(auth.app, name="auth")
 app.add_typer(config.app, name="config")
 app.add_typer(emulator.app, name="emulator")
+app.add_typer(webhook.app, name="webhook")
 
 
 def _version_callback(value: bool) -> None:

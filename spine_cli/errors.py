@@ -19,6 +19,8 @@ Every failure `spine` reports is a `SpineError`; the command wrapper in
      │    └── CreateUncertainError  8   POST /v1/run may or may not have created a run
      ├── WaitTimeoutError           6   --timeout reached; the run goes on
      ├── DownloadError              7   an artifact could not be fetched or verified
+     ├── WebhookError               10  a delivery failed verification, or an endpoint
+     │                                  rejected the event `webhook trigger` sent
      └── InterruptedError_          130 Ctrl-C (143 for SIGTERM)
           └── CreateInterruptedError    during POST /v1/run; says whether a run may exist
 
@@ -42,6 +44,7 @@ class ExitCode(IntEnum):
     DOWNLOAD = 7
     UNAVAILABLE = 8
     NOT_FOUND = 9
+    WEBHOOK = 10
     INTERRUPTED = 130
     BROKEN_PIPE = 141
     TERMINATED = 143
@@ -54,6 +57,7 @@ _SEVERITY = [
     ExitCode.DOWNLOAD,
     ExitCode.TIMEOUT,
     ExitCode.RUN_FAILED,
+    ExitCode.WEBHOOK,
     ExitCode.NOT_FOUND,
     ExitCode.UNAVAILABLE,
     ExitCode.CONFIG,
@@ -75,6 +79,8 @@ EXIT_CODE_TABLE: list[tuple[int, str]] = [
     (7, "the run succeeded but an artifact could not be downloaded or verified"),
     (8, "API unreachable or failing (network, 5xx, 429) beyond the retry/outage budget"),
     (9, "not found (404): no such run, canvas or task for this key"),
+    (10, "a webhook delivery failed verification (bad or missing signature, stale "
+         "timestamp, not JSON), or the endpoint of webhook trigger rejected the event"),
     (130, "interrupted (Ctrl-C); the run goes on server-side"),
     (141, "stdout was closed early (e.g. piped into head); nothing more is printed"),
     (143, "terminated (SIGTERM, as CI runners cancel); handled like Ctrl-C"),
@@ -199,6 +205,12 @@ class WaitTimeoutError(SpineError):
 
 class DownloadError(SpineError):
     exit_code = ExitCode.DOWNLOAD
+
+
+class WebhookError(SpineError):
+    """A webhook delivery failed verification, or an endpoint rejected a triggered event."""
+
+    exit_code = ExitCode.WEBHOOK
 
 
 class InterruptedError_(SpineError):

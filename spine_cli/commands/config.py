@@ -3,12 +3,13 @@
 KEY is a profile setting (see `spine_cli.local.values.PROFILE_KEYS`), read from and
 written to the active profile, or `default_profile` (top level). `get` and
 `list` show the effective value, after flags and environment; `set` and
-`unset` change the file only. The API key is never accepted here from argv
-and is only ever shown masked.
+`unset` change the file only. The API key is never accepted here from argv;
+a webhook secret is, or from stdin with `-`. Both are only ever shown masked.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -42,7 +43,8 @@ def _check_key(key: str) -> None:
 def _effective(inv: Invocation, profile: str | None,
                cfg: dict[str, Any]) -> "tuple[Settings, dict[str, Any], dict[str, str]]":
     """(settings, values, origins) with the key masked."""
-    from spine_cli.local.settings import config_path, mask_key
+    from spine_cli.local.settings import config_path, mask_secret
+    from spine_cli.local.values import SECRET_KEYS
 
     settings = inv.settings_for(profile, cfg=cfg)
     values: dict[str, Any] = {"profile": settings.profile}
@@ -50,11 +52,14 @@ def _effective(inv: Invocation, profile: str | None,
     if "default_profile" in cfg:
         values["default_profile"] = cfg["default_profile"]
         origins["default_profile"] = str(config_path())
-    values["api_key"] = mask_key(settings.api_key) if settings.api_key else None
+    values["api_key"] = settings.api_key
     values["base_url"] = settings.base_url
     for key, value in settings.profile_values.items():
         if key not in ("api_key", "base_url"):
             values[key] = value
+    for key in SECRET_KEYS:
+        if values.get(key):
+            values[key] = mask_secret(key, str(values[key]))
     for key in values:
         origins.setdefault(key, str(settings.sources.get(key, "none")))
     return settings, values, origins
@@ -146,10 +151,19 @@ def _validated(key: str, value: str, cfg: dict[str, Any]) -> Any:
             raise UsageError(f"There is no profile '{value}' in the config file.",
                              hint=f"Create it first, e.g. `spine auth login --profile {value}`.")
         return value
+    if key == "webhook_secret" and value == "-":
+        value = _read_stdin_secret()
     try:
         return PROFILE_KEYS[key][0](value)
     except ValueError as exc:
         raise UsageError(f"Invalid value for {key}: {exc}.") from None
+
+
+def _read_stdin_secret() -> str:
+    """One line from stdin (so the secret stays out of shell history and process lists)."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise UsageError("No webhook secret on stdin.")
+    return sys.stdin.readline().strip()
 
 
 def _target_profile(profile: str | None, inv: Invocation, cfg: dict[str, Any]) -> str:
@@ -168,18 +182,22 @@ def config_set(
 ) -> None:
     """Set a setting in the active profile (created if new) or default_profile.
 
-    The API key cannot be set here: use `spine auth login`.
+    The API key cannot be set here: use `spine auth login`. A VALUE of - reads a
+    webhook_secret from stdin (kept out of shell history); secrets are shown masked.
 
     Examples:
 
         spine config set template report
+
+        echo "$WHSEC" | spine config set webhook_secret -
 
         spine --profile local config set base_url http://127.0.0.1:8787
 
         spine config set default_profile local
     """
     from spine_cli.local.config_file import read_config, update_config
-    from spine_cli.local.settings import config_path
+    from spine_cli.local.settings import config_path, mask_secret
+    from spine_cli.local.values import SECRET_KEYS
 
     inv = invocation(ctx)
     _check_key(key)
@@ -194,9 +212,11 @@ def config_set(
         cfg.setdefault("profiles", {}).setdefault(name, {})[key] = checked
         return f"profile '{name}'"
 
-    _validated(key, value, read_config(path))  # fail before taking the lock or creating files
+    checked = _validated(key, value, read_config(path))  # fail before locking or creating files
+    value = str(checked)  # stdin is read once: mutate() validates the value read here
     where = update_config(path, mutate, inv.output.warn)
-    inv.output.info(f"Set {key} = {value} in {where} ({path}).")
+    shown = mask_secret(key, value) if key in SECRET_KEYS else value
+    inv.output.info(f"Set {key} = {shown} in {where} ({path}).")
 
 
 @app.command("unset")

@@ -19,7 +19,7 @@ import typer
 from spine_cli.commands.shared import command, invocation
 from spine_cli.emulator.config import (
     DEFAULT_HOST, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_FILES, DEFAULT_PORT, DEFAULT_RATE_LIMIT,
-    DEFAULT_SPEED, DEFAULT_URL_TTL, EmulatorConfig,
+    DEFAULT_SPEED, DEFAULT_URL_TTL, EmulatorConfig, WebhookEndpoint,
 )
 from spine_cli.errors import ConfigError, UsageError
 
@@ -37,7 +37,9 @@ DataDirOpt = Annotated[Optional[Path], typer.Option(
 SpeedOpt = Annotated[float, typer.Option(
     "--speed", help="Time scale for runs without a \\[emulate:duration=…] directive (2 = twice as fast).")]
 WebhookOpt = Annotated[Optional[list[str]], typer.Option(
-    "--webhook", help="URL that receives signed run.* events (repeatable).")]
+    "--webhook", metavar="URL[#EVENT,…]",
+    help="Endpoint that receives signed events (repeatable); #run.completed,run.failed "
+         "subscribes it to those types only (default: all).")]
 WebhookSecretOpt = Annotated[Optional[str], typer.Option(
     "--webhook-secret", help="whsec_… signing secret (default: generated, kept in the data dir).")]
 MaxFileSizeOpt = Annotated[str, typer.Option(
@@ -77,15 +79,18 @@ def _build_config(host: str, port: int, data_dir: Optional[Path], speed: float,
         raise UsageError("Invalid --webhook-secret: it must start with whsec_.")
     if max_files < 0 or rate_limit < 0 or url_ttl <= 0:
         raise UsageError("--max-files and --rate-limit must be >= 0, --url-ttl > 0.")
-    for url in webhook or []:
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"Invalid --webhook {url!r}: expected an http(s):// URL.")
+    endpoints = []
+    for spec in webhook or []:
+        try:
+            endpoints.append(WebhookEndpoint.parse(spec))
+        except ValueError as exc:
+            raise UsageError(f"Invalid --webhook {spec!r}: {exc}.") from None
     if data_dir is None:
         from spine_cli.local.settings import data_dir as default_data_dir
 
         data_dir = default_data_dir() / "emulator"
     return EmulatorConfig(data_dir=data_dir.expanduser(), host=host, port=port, speed=speed,
-                          webhooks=list(webhook or []), webhook_secret=webhook_secret,
+                          webhooks=endpoints, webhook_secret=webhook_secret,
                           max_file_size=parse_size(max_file_size), max_files=max_files,
                           rate_limit=rate_limit, url_ttl=url_ttl)
 
@@ -98,6 +103,8 @@ def _announcer(output: "Output") -> Callable[[Any], None]:
         output.data(f"export SPINE_BASE_URL={prepared.url} SPINE_API_KEY={emu.api_key}")
         if emu.config.webhooks:
             output.data(f"Webhook signing secret: {emu.webhook_secret}")
+            for endpoint in emu.config.webhooks:
+                output.note(f"Webhook endpoint: {endpoint.describe()}")
         output.note(f"Data directory: {emu.config.data_dir} (Ctrl-C stops; state is kept)")
     return announce
 
@@ -129,6 +136,8 @@ def emulator_serve(
         spine emulator serve --port 0 --data-dir ./emu-state --speed 10
 
         spine emulator serve --webhook http://localhost:9000/hooks --rate-limit 60
+
+        spine emulator serve --webhook "http://127.0.0.1:8787/#run.completed,run.failed"
     """
     config = _build_config(host, port, data_dir, speed, webhook, webhook_secret,
                            max_file_size, max_files, rate_limit, url_ttl)

@@ -103,6 +103,28 @@ async def webhook_log(request: Request) -> JSONResponse:
     return JSONResponse({"deliveries": rows})
 
 
+async def webhook_ping(request: Request) -> JSONResponse:
+    emu = _emu(request)
+    if not emu.config.webhooks:
+        return JSONResponse({"error": "No webhook endpoints: start the emulator with "
+                                      "--webhook URL."}, status_code=409)
+    sent = webhooks.queue_ping(emu)
+    webhooks.wake(request.app)
+    return JSONResponse({"events": sent})
+
+
+async def rotate_secret(request: Request) -> JSONResponse:
+    try:
+        wanted = (await _json_body(request)).get("secret")
+    except ValueError as exc:
+        return _bad(str(exc))
+    if wanted is not None and (not isinstance(wanted, str) or not wanted.startswith("whsec_")
+                               or len(wanted) <= 6 or not wanted.isprintable()
+                               or any(c.isspace() for c in wanted)):
+        return _bad("secret must be a whsec_… string without spaces")
+    return JSONResponse({"secret": _emu(request).rotate_webhook_secret(wanted)})
+
+
 async def health(request: Request) -> JSONResponse:
     emu = _emu(request)
     return JSONResponse({"ok": True, "api_key": emu.api_key, "now": emu.now()})
@@ -114,6 +136,8 @@ def routes() -> list[Route]:
         Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/requests", requests_log, methods=["GET", "DELETE"]),
         Route("/_emulator/webhooks", webhook_log, methods=["GET"]),
+        Route("/_emulator/webhooks/ping", webhook_ping, methods=["POST"]),
+        Route("/_emulator/webhooks/rotate-secret", rotate_secret, methods=["POST"]),
         Route("/_emulator/health", health, methods=["GET"]),
     ]
 

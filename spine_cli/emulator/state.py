@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import math
+import secrets
 import threading
 import time
 from collections import deque
@@ -117,3 +118,9 @@ class Emulator:
 
     def now(self) -> float:
         return self.store.now()
+
+    def rotate_webhook_secret(self, value: str | None = None) -> str:
+        """A new signing secret, in force at once (kept in the data dir)."""
+        self.webhook_secret = value or "whsec_" + secrets.token_hex(24)
+        self.store.set_meta("webhook_secret", self.webhook_secret)
+        return self.webhook_secret

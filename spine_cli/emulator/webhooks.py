@@ -1,7 +1,12 @@
-"""Webhook deliveries: `run.started`, `run.completed`, `run.failed`, signed per spine-api §6.
+"""Webhook deliveries: `run.started`, `run.completed`, `run.failed`, `webhook.ping`,
+signed per spine-api §6.
 
 A background loop (started with the app) turns run transitions into one
-delivery per `--webhook` URL, persisted in SQLite, and sends due deliveries.
+delivery per `--webhook` endpoint subscribed to the event type, persisted in
+SQLite, and sends due deliveries. `queue_ping` (POST /_emulator/webhooks/ping,
+the portal's "Send test event") queues a `webhook.ping` for every endpoint,
+whatever it subscribes to. The secret is read at each attempt, so a rotation
+(Emulator.rotate_webhook_secret) invalidates the old one at once, retries included.
 
 Retry policy: a delivery succeeds on any 2xx answer within 10 s. Otherwise it
 is retried after 1, 2, 4, 8, 16, 32 and 60 s (8 attempts in all), measured on
@@ -31,6 +36,7 @@ from spine_cli.emulator.shelf import Links
 from spine_cli.emulator.state import Emulator
 
 API_VERSION = "2026-04-01"
+PING_OBJECT = {"message": "Test event from Spine (webhook.ping)."}  # shape undocumented
 RETRY_DELAYS = [1, 2, 4, 8, 16, 32, 60]
 TIMEOUT = 10.0
 _TICK = 0.2
@@ -53,17 +59,29 @@ def event_object(emu: Emulator, plan, base: str, at: float) -> dict[str, Any]:
     return obj
 
 
+def _add(emu: Emulator, url: str, event_type: str, run_id: str, obj: dict[str, Any]) -> str:
+    event_id = "evt_" + uuid.uuid4().hex
+    body = {"id": event_id, "type": event_type, "created": int(time.time()),
+            "livemode": False, "api_version": API_VERSION, "data": {"object": obj}}
+    emu.store.add_delivery(event_id, event_type, run_id, url,
+                           json.dumps(body, separators=(",", ":")), emu.now())
+    return event_id
+
+
 def _queue(emu: Emulator, run, event_type: str, base: str, at: float) -> None:
-    """One delivery per endpoint; without endpoints nothing is built (no artifact files)."""
-    if not emu.config.webhooks:
+    """One delivery per subscribed endpoint; without one nothing is built (no artifact files)."""
+    endpoints = [e for e in emu.config.webhooks if e.wants(event_type)]
+    if not endpoints:
         return
     obj = event_object(emu, emu.plan(run), base, at)
-    for url in emu.config.webhooks:
-        event_id = "evt_" + uuid.uuid4().hex
-        body = {"id": event_id, "type": event_type, "created": int(time.time()),
-                "livemode": False, "api_version": API_VERSION, "data": {"object": obj}}
-        emu.store.add_delivery(event_id, event_type, run.run_id, url,
-                               json.dumps(body, separators=(",", ":")), emu.now())
+    for endpoint in endpoints:
+        _add(emu, endpoint.url, event_type, run.run_id, obj)
+
+
+def queue_ping(emu: Emulator) -> list[dict[str, str]]:
+    """A `webhook.ping` for every endpoint (its `run_id` column is empty)."""
+    return [{"id": _add(emu, e.url, "webhook.ping", "", dict(PING_OBJECT)), "url": e.url}
+            for e in emu.config.webhooks]
 
 
 def scan(emu: Emulator, base: str) -> None:

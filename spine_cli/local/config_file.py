@@ -79,9 +79,10 @@ def malformed(path: Path, problem: str, lineno: int | None, text: str | None = N
     if lineno and text is not None:
         lines = text.splitlines()
         if 0 < lineno <= len(lines):
-            # The line may hold a key: never echo the value of an api_key line.
+            # The line may hold a secret: never echo the value of an api_key or
+            # webhook_secret line.
             shown = lines[lineno - 1].strip()
-            if "api_key" in shown or "sk_spine_" in shown:
+            if any(word in shown for word in ("api_key", "sk_spine_", "webhook_secret", "whsec_")):
                 shown = shown.split("=", 1)[0].strip() + " = …"
             hint = f"  {lineno} | {shown[:120]}\n{hint}"
     return ConfigError(f"Malformed config file {where}: {problem}", hint=hint)

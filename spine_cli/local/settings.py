@@ -9,11 +9,13 @@ Precedence, highest first:
 | profile   | --profile     | SPINE_PROFILE    | `default_profile`     | "default"                 |
 | api key   | (never argv)  | SPINE_API_KEY    | profiles.P.api_key    | none → exit 4             |
 | base URL  | --base-url    | SPINE_BASE_URL   | profiles.P.base_url   | https://api.getspine.ai   |
+| webhook secret (`spine webhook …`) | --secret | SPINE_WEBHOOK_SECRET | profiles.P.webhook_secret | none → exit 4 |
 
 A profile may also hold defaults for commands that take the matching option
 (`PROFILE_KEYS` below: template, poll_interval, max_outage, timeout,
-download_dir); `Settings.value(key)` returns them, `Settings.sources` says
-where every resolved value came from.
+download_dir, webhook_secret); `Settings.value(key)` returns them,
+`Settings.sources` says where every resolved value came from.
+Secrets (`SECRET_KEYS`) are only ever shown masked.
 
 SPINE_CONFIG_DIR relocates the config directory (default: platformdirs' user
 config dir for "spine"); SPINE_DATA_DIR the data directory (history, emulator
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from spine_cli.errors import ConfigError, MissingKeyError
-from spine_cli.local.values import KEY_PREFIX, PROFILE_KEYS
+from spine_cli.local.values import KEY_PREFIX, PROFILE_KEYS, WEBHOOK_SECRET_PREFIX
 
 DEFAULT_BASE_URL = "https://api.getspine.ai"
 DEFAULT_PROFILE = "default"
@@ -65,6 +67,15 @@ def mask_key(key: str | None) -> str:
         return "(none)"
     tail = key[-4:] if len(key) > len(KEY_PREFIX) + 8 else ""
     head = KEY_PREFIX if key.startswith(KEY_PREFIX) else ""
+    return f"{head}…{tail}"
+
+
+def mask_secret(key: str, value: str | None) -> str:
+    """A profile value of a secret key, masked; `whsec_…abcd` for a webhook secret."""
+    if key == "api_key" or not value:
+        return mask_key(value)
+    tail = value[-4:] if len(value) > len(WEBHOOK_SECRET_PREFIX) + 8 else ""
+    head = WEBHOOK_SECRET_PREFIX if value.startswith(WEBHOOK_SECRET_PREFIX) else ""
     return f"{head}…{tail}"
 
 

@@ -15,6 +15,8 @@ from typing import Any, Callable
 from spine_cli.api.catalog import TEMPLATES
 
 KEY_PREFIX = "sk_spine_"
+WEBHOOK_SECRET_PREFIX = "whsec_"
+SECRET_KEYS = ("api_key", "webhook_secret")  # only ever shown masked
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -23,6 +25,16 @@ def check_api_key(value: Any) -> str:
         raise ValueError(f"an API key starts with {KEY_PREFIX}")
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         raise ValueError("an API key holds no spaces or control characters")
+    return value
+
+
+def check_webhook_secret(value: Any) -> str:
+    """A whsec_… signing secret (the message never repeats the value)."""
+    prefix = WEBHOOK_SECRET_PREFIX
+    if not isinstance(value, str) or not value.startswith(prefix) or len(value) <= len(prefix):
+        raise ValueError(f"a webhook signing secret starts with {prefix}")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("a webhook signing secret holds no spaces or control characters")
     return value
 
 
@@ -98,4 +110,5 @@ PROFILE_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "max_outage": (check_duration, "default --max-outage for waits"),
     "timeout": (check_duration, "default --timeout for waits"),
     "download_dir": (check_path, "default -d directory for `run download`"),
+    "webhook_secret": (check_webhook_secret, "whsec_… secret for `spine webhook` (shown masked)"),
 }

@@ -34,7 +34,7 @@ class Receiver:
 
     def events(self, run_id: str) -> list[tuple[dict[str, str], bytes]]:
         return [(h, b) for h, b in self.deliveries
-                if json.loads(b)["data"]["object"]["run_id"] == run_id]
+                if json.loads(b)["data"]["object"].get("run_id") == run_id]
 
     def wait_for(self, run_id: str, count: int, timeout: float = 10.0):
         deadline = time.monotonic() + timeout
