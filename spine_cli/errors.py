@@ -77,7 +77,10 @@ EXIT_CODE_TABLE: list[tuple[int, str]] = [
     (5, "the run ended partial (--partial-ok makes it 0)"),
     (6, "stopped waiting at --timeout; the run goes on server-side"),
     (7, "the run succeeded but an artifact could not be downloaded or verified"),
-    (8, "API unreachable or failing (network, 5xx, 429) beyond the retry/outage budget"),
+    (8, "API unreachable or failing (network, 5xx, 429) beyond the retry/outage budget, "
+        "or answered what spine cannot use: an answer of the wrong shape or an unknown run "
+        "status; also a create that may or may not have made a run (recorded as "
+        "unconfirmed)"),
     (9, "not found (404): no such run, canvas or task for this key"),
     (10, "a webhook delivery failed verification (bad or missing signature, stale "
          "timestamp, not JSON), or the endpoint of webhook trigger rejected the event"),

@@ -29,6 +29,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402
 
+from spine_cli.api.deadline import Watchdog  # noqa: E402
 from spine_cli.api.envelope import read_body, unwrap  # noqa: E402
 from spine_cli.api.canvas import Dag, Task, TaskTree  # noqa: E402
 from spine_cli.api.models import CreatedRun, Run  # noqa: E402
@@ -76,9 +77,12 @@ class _Attempt:
     traced: bool = False
     sending: bool = False  # the request's first bytes went out
     sent: bool = False     # the whole request went out: the server may act on it
+    watchdog: Watchdog | None = None
 
     def trace(self, name: str, info: Any) -> None:
         self.traced = True
+        if self.watchdog is not None:
+            self.watchdog.trace(name, info)
         if name.endswith("send_request_headers.started"):
             self.sending = True
         elif name.endswith("send_request_body.complete"):
@@ -107,6 +111,7 @@ class SpineClient:
         clock: Callable[[], float] = time.monotonic,
         budget: RequestBudget | None = None,
         max_connections: int = 20,
+        request_deadline: float = REQUEST_DEADLINE,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self._origin = origin(httpx.URL(self.base_url))
@@ -114,6 +119,7 @@ class SpineClient:
         self._log = log
         self._sleep, self._clock = sleep, clock
         self.policy = policy
+        self.request_deadline = request_deadline
         self.budget = budget or RequestBudget(clock)
         self._http = httpx.Client(
             transport=transport,
@@ -187,19 +193,25 @@ class SpineClient:
     def _exchange(self, method: str, path: str, idempotent: bool, deadline: float | None,
                   kwargs: dict[str, Any]) -> Any:
         creating = method == "POST" and path == CREATE_PATH
-        attempt = _Attempt()
+        total = self._total(deadline)
+        # A create's deadline counts from the end of its upload (a big file on a slow
+        # link is not a stalled server); its upload is bounded by the write timeouts.
+        attempt = _Attempt(watchdog=Watchdog(total - self._clock(), after_sending=creating))
         try:
-            with self._send(method, path, creating, deadline, attempt, kwargs) as response:
+            with attempt.watchdog, self._send(method, path, creating, total, attempt,
+                                              kwargs) as response:
+                attempt.watchdog.watch(response.extensions.get("network_stream"))
                 if creating and 300 <= response.status_code < 400:
                     raise _redirected_create(response)
-                body = read_body(response, deadline=_total(deadline, self._clock),
-                                 clock=self._clock)
+                body = read_body(response, clock=self._clock,
+                                 deadline=self._total(deadline) if creating else total)
+        except httpx.HTTPError as exc:
+            if not attempt.watchdog.fired:
+                raise self._transport_failure(exc, attempt, creating, idempotent) from None
+            raise _deadline_passed(DeadlineError(
+                "The API's answer was still arriving when the time ran out."), creating) from None
         except DeadlineError as exc:
-            if creating:
-                raise CreateUncertainError(
-                    f"{exc.message} A run may have been created; the request was not resent, "
-                    "to avoid a duplicate run.") from None
-            raise
+            raise _deadline_passed(exc, creating) from None
         except KeyboardInterrupt as exc:
             if creating:
                 raise CreateInterruptedError(attempt.maybe_received(),
@@ -208,8 +220,6 @@ class SpineClient:
         except UploadChangedError as exc:
             raise UsageError(f"{exc}; {NO_RUN if not attempt.sending else 'the request was cut short.'}",
                              hint="Attach a file that is not being written to.") from None
-        except httpx.HTTPError as exc:
-            raise self._transport_failure(exc, attempt, creating, idempotent) from None
         try:
             return unwrap(response.status_code, response.headers, body)
         except APIError as exc:
@@ -217,16 +227,20 @@ class SpineClient:
                 raise _Retryable(exc, f"HTTP {exc.status_code}", exc.retry_after) from None
             raise
 
-    def _send(self, method: str, path: str, creating: bool, deadline: float | None,
+    def _send(self, method: str, path: str, creating: bool, total: float,
               attempt: _Attempt, kwargs: dict[str, Any]) -> Any:
-        total = _total(deadline, self._clock)
-        left = None if total is None else max(0.001, total - self._clock())
+        left = max(0.001, total - self._clock())
         timeout = httpx.Timeout(
             connect=_min(CONNECT_TIMEOUT, left), read=_min(READ_TIMEOUT, left),
             write=_min(WRITE_TIMEOUT, left), pool=_min(READ_TIMEOUT, left))
         request = self._http.build_request(method, self.base_url + path, timeout=timeout,
                                            extensions={"trace": attempt.trace}, **kwargs)
         return _streamed(self._http, request, follow_redirects=not creating)
+
+    def _total(self, deadline: float | None) -> float:
+        """When this exchange must be over: the caller's deadline, or our own."""
+        own = self._clock() + self.request_deadline
+        return own if deadline is None else min(own, deadline)
 
     def _transport_failure(self, exc: httpx.HTTPError, attempt: _Attempt, creating: bool,
                            idempotent: bool) -> SpineError:
@@ -305,9 +319,12 @@ class _Retryable(SpineError):
         self.error, self.why, self.retry_after = error, why, retry_after
 
 
-def _total(deadline: float | None, clock: Callable[[], float]) -> float | None:
-    own = clock() + REQUEST_DEADLINE
-    return own if deadline is None else min(own, deadline)
+def _deadline_passed(exc: DeadlineError, creating: bool) -> NetworkError:
+    if creating:
+        return CreateUncertainError(
+            f"{exc.message} A run may have been created; the request was not resent, "
+            "to avoid a duplicate run.")
+    return exc
 
 
 def _min(a: float, b: float | None) -> float:

@@ -26,7 +26,6 @@ from spine_cli.errors import (
 )
 
 MAX_BODY = 16 * 1024 * 1024
-_CHUNK = 64 * 1024
 
 
 def read_body(response: httpx.Response, *, deadline: float | None,
@@ -37,7 +36,8 @@ def read_body(response: httpx.Response, *, deadline: float | None,
         raise _too_large(response, int(declared), limit)
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes(_CHUNK):
+    # Chunks as they arrive (not 64 KiB at a time), so the deadline is checked on each.
+    for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limit:
             raise _too_large(response, size, limit)
