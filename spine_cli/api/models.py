@@ -88,9 +88,20 @@ def json_dicts(value: object) -> list[Json]:
 
 def json_object(data: object, what: str) -> Json:
     if not isinstance(data, dict):
-        kind = "null" if data is None else type(data).__name__
-        raise MalformedResponseError(f"The API answered with {kind} {what} instead of an object.")
+        raise MalformedResponseError(f"The API answered with {json_kind(data)} for the {what}, "
+                                     "not an object.")
     return data
+
+
+def json_kind(value: object) -> str:
+    """A JSON value's type in words (`a string`, `null`, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list"}.get(type(value), "an object")
 
 
 def json_uuid(data: Mapping[str, Any], key: str, what: str, required: bool = True) -> str | None:

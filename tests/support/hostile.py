@@ -59,12 +59,12 @@ class Proc:
 
 
 # The parent that measures: it runs spine as its only child, then reports the child's
-# exit code and peak RSS (ru_maxrss of RUSAGE_CHILDREN, KiB on Linux) on fd 3.
+# exit code and peak RSS (ru_maxrss of RUSAGE_CHILDREN, KiB on Linux) on the fd it is given.
 _MEASURE = """
 import os, resource, subprocess, sys
-code = subprocess.call(sys.argv[1:])
+code = subprocess.call(sys.argv[2:])
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-os.write(3, f"{code} {rss}".encode())
+os.write(int(sys.argv[1]), f"{code} {rss}".encode())
 """
 
 
@@ -82,11 +82,12 @@ def run_spine(*args: str, env: dict[str, str], limit: float = 60.0,
               input: bytes | None = None) -> Proc:
     """`spine ARGS` in a subprocess: exit code, streams, wall time and peak memory."""
     read_fd, write_fd = os.pipe()
-    cmd = [sys.executable, "-c", _MEASURE, sys.executable, "-m", "spine_cli", *args]
+    cmd = [sys.executable, "-c", _MEASURE, str(write_fd), sys.executable, "-m", "spine_cli",
+           *args]
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, timeout=limit, input=input,
-                              pass_fds=(write_fd,), preexec_fn=lambda: os.dup2(write_fd, 3))
+                              pass_fds=(write_fd,))
     finally:
         os.close(write_fd)
     elapsed = time.monotonic() - start
