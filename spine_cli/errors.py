@@ -225,10 +225,10 @@ class CreateInterruptedError(InterruptedError_):
 
     def __init__(self, ambiguous: bool, exit_code: int = ExitCode.INTERRUPTED) -> None:
         if ambiguous:
+            # runs.create points the hint at the attempt's unconfirmed history row.
             super().__init__("Interrupted after the create request was sent: a run may have "
                              "been created.",
-                             hint="Check `spine run list` (the attempt is recorded there) before "
-                             "creating it again.")
+                             hint="Check for the run before creating it again.")
         else:
             super().__init__("Interrupted before the create request was complete: no run was "
                              "created.")

@@ -272,6 +272,12 @@ class SpineClient:
         try:
             data = self.request_json("POST", CREATE_PATH, idempotent=False, data=fields,
                                      files=multipart or None, deadline=deadline)
+        except MalformedResponseError as exc:
+            # An answer that is not the API's (a proxy's page, a body too large): the
+            # request got through, so a run may exist.
+            raise CreateUncertainError(
+                f"{exc.message} A run may have been created; the request was not resent, to "
+                "avoid a duplicate run.") from None
         except APIError as exc:
             if exc.status_code is not None and exc.status_code >= 500:
                 raise CreateUncertainError(

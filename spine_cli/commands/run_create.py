@@ -13,6 +13,7 @@ from spine_cli.context import Invocation
 from spine_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from spine_cli.api.models import CreatedRun
     from spine_cli.runs.create import CreateSpec
 
 from spine_cli.commands.shared import command, invocation
@@ -136,9 +137,13 @@ def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
                            max_outage=max_outage, partial_ok=partial_ok) if follow else None
     with inv.client() as client:
         with UploadBar(inv.output, sum(f.size for f in spec.files)) as bar:
+            def created_now(created: "CreatedRun") -> None:
+                bar.stop()
+                announce(inv.output, created, follow=follow, watch=watch)
+
             created = create_flow.send(client, inv.history, settings, spec,
-                                       on_upload=bar.advance, origin=run_origin())
-        announce(inv.output, created, follow=follow, watch=watch)
+                                       on_upload=bar.advance, on_created=created_now,
+                                       origin=run_origin())
         if options is None:
             ci.report_created(inv, created)
             return 0

@@ -9,10 +9,11 @@
     forget(settings, row) -> bool        # drop a row (an unconfirmed create, once checked)
     lookup(...)                          # used by local.run_refs to resolve RUN arguments
 
-History is a convenience: every method warns once (through `warn`) and
-carries on when the database is unusable; the warning says what to do for
-the cause at hand (a lock held by another process, a full disk, a damaged
-file). Many `spine` processes write at once (parallel CI jobs), so the
+History is a convenience: when the database is unusable, the first method
+to find out warns (through `warn`) and every later one returns at once
+without it, so a history locked for minutes or on a full disk costs one busy
+timeout, not one per poll; the warning says what to do for the cause at hand
+(a lock held by another process, a full disk, a damaged file). Many `spine` processes write at once (parallel CI jobs), so the
 database runs in WAL mode with a generous busy timeout, and every write is
 one short `BEGIN IMMEDIATE` transaction (taking the write lock up front, so a
 writer never has to upgrade a read snapshot, which SQLite refuses with
@@ -83,10 +84,12 @@ def advice(why: str) -> str:
 
 
 class History:
-    def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
+    def __init__(self, path: Path, warn: Callable[[str], None],
+                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
         self._warn_sink = warn
         self._warned = False
+        self.busy_timeout = busy_timeout
 
     # -- plumbing ----------------------------------------------------------------
     def _warn(self, why: str) -> None:
@@ -100,16 +103,19 @@ class History:
         from spine_cli.local.config_file import ensure_private_dir
 
         ensure_private_dir(self.path.parent)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
-            prepare(conn)
+            prepare(conn, self.busy_timeout)
         except BaseException:
             conn.close()
             raise
         return conn
 
     def run(self, fn: Callable[[sqlite3.Connection], T], default: T) -> T:
-        """fn(conn); on any database or file error warn once and return default."""
+        """fn(conn); on any database or file error warn once and return default (then and
+        for the rest of the invocation)."""
+        if self._warned:
+            return default
         try:
             conn = self.connect()
         except (OSError, sqlite3.Error) as exc:
@@ -125,6 +131,11 @@ class History:
 
     @staticmethod
     def write(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> int:
+        return History.execute(conn, sql, params).rowcount
+
+    @staticmethod
+    def execute(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> sqlite3.Cursor:
+        """One statement in its own write transaction."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             cursor = conn.execute(sql, tuple(params))
@@ -132,11 +143,12 @@ class History:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return cursor.rowcount
+        return cursor
 
     # -- writes --------------------------------------------------------------------
-    def record(self, settings: Any, rec: RecordedRun) -> None:
-        """Record a run this machine created (run_id None: an unconfirmed create)."""
+    def record(self, settings: Any, rec: RecordedRun) -> int | None:
+        """Record a run this machine created (run_id None: an unconfirmed create); return
+        the row number (`#N` names an unconfirmed row), None when the history is unusable."""
         from spine_cli.local.settings import canonical_base_url
 
         now = now_text()
@@ -154,7 +166,7 @@ class History:
                " ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,"
                " canvas_id = COALESCE(excluded.canvas_id, canvas_id),"
                " unconfirmed = excluded.unconfirmed, updated_at = excluded.updated_at")
-        self.run(lambda conn: self.write(conn, sql, row), None)
+        return self.run(lambda conn: self.execute(conn, sql, row).lastrowid, None)
 
     def observe(self, settings: Any, run: Any) -> None:
         """Update the recorded status/canvas of a run from a GET /v1/run answer (a `Run`)."""

@@ -42,15 +42,15 @@ ADDED = [("estimated_duration_ms", "INTEGER"), ("duration_ms", "INTEGER"), ("spe
          ("origin", "TEXT"), ("note", "TEXT")]
 
 
-def prepare(conn: sqlite3.Connection) -> None:
+def prepare(conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
     """Row access by name, the busy timeout, and the current schema (migrating once)."""
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
         return
     # First use: switching to WAL needs a moment alone with the file, and the
     # busy handler is not always consulted for it, so retry briefly.
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    deadline = time.monotonic() + busy_timeout
     while True:
         try:
             _migrate(conn)
