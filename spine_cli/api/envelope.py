@@ -109,7 +109,8 @@ def _error_text(doc: dict[str, Any]) -> str:
 
 def _text_of(value: object) -> str | None:
     if isinstance(value, str):
-        return value.strip() or None
+        # One line: the server's newlines cannot fake a line of spine's own.
+        return " ".join(value.split()) or None
     if isinstance(value, dict):
         for key in ("message", "error", "detail"):
             text = _text_of(value.get(key))

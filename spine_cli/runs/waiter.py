@@ -197,8 +197,9 @@ class Waiter:
             t.done, t.exit_code = True, exit_code_for(run.status, self.options.partial_ok)
         elif run.status is RunStatus.UNKNOWN:
             t.done, t.exit_code = True, int(ExitCode.UNAVAILABLE)
+            said = " ".join(run.status_text.split())  # one line, whatever the server sent
             t.error = MalformedResponseError(
-                f"The API reports run {t.run_id} as '{run.status_text}', a status this version "
+                f"The API reports run {t.run_id} as '{said}', a status this version "
                 "of spine does not know, so it cannot tell whether the run will end.",
                 hint=f"See it with `spine run get {t.run_id}`; a newer spine may know it.")
         self.events.update(t)

@@ -46,7 +46,8 @@ def _table(runs: list[Row], all_profiles: bool) -> tuple[list[str], list[list[st
     for run in runs:
         prompt = sanitize(run["prompt"] or "", keep_newlines=False)
         row = [run["run_id"] or "(unconfirmed)",
-               "unconfirmed" if run["unconfirmed"] else run["status"],
+               "unconfirmed" if run["unconfirmed"] else sanitize(run["status"],
+                                                                 keep_newlines=False),
                _local_time(run["created_at"]), run["template"] or "-",
                str(len(run["files"])), prompt[:60] + ("…" if len(prompt) > 60 else "")]
         if all_profiles:
