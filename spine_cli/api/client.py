@@ -218,7 +218,8 @@ class SpineClient:
                                              interrupt_code(exc)) from None
             raise
         except UploadChangedError as exc:
-            raise UsageError(f"{exc}; {NO_RUN if not attempt.sending else 'the request was cut short.'}",
+            # The body never went out whole (no final boundary), so no server can act on it.
+            raise UsageError(f"{exc}. The upload was stopped: no run was created.",
                              hint="Attach a file that is not being written to.") from None
         try:
             return unwrap(response.status_code, response.headers, body)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Optional
 
 import typer
 
 from spine_cli.local.values import parse_duration
+
+MIN_POLL_INTERVAL = 0.1
+
+
+def _interval_callback(value: Optional[float]) -> Optional[float]:
+    # Click's FloatRange lets nan and inf through (every comparison with nan is false).
+    if value is not None and (not math.isfinite(value) or value < MIN_POLL_INTERVAL):
+        raise typer.BadParameter(f"expected a finite number of seconds, at least "
+                                 f"{MIN_POLL_INTERVAL}, got {value}")
+    return value
+
 
 def _duration_callback(value: Optional[str]) -> Optional[float]:
     if value is None:
@@ -57,7 +69,7 @@ TimeoutOpt = Annotated[Optional[str], typer.Option(
     "--timeout", metavar="DUR", callback=_duration_callback,
     help="Stop waiting after DUR (90, 90s, 15m, 2h, 1h30m); exit 6. Default: no limit.")]
 PollIntervalOpt = Annotated[Optional[float], typer.Option(
-    "--poll-interval", metavar="S", min=0.1,
+    "--poll-interval", metavar="S", callback=_interval_callback,
     help="Poll every S seconds instead of the adaptive schedule.")]
 MaxOutageOpt = Annotated[Optional[str], typer.Option(
     "--max-outage", metavar="DUR", callback=_duration_callback,
