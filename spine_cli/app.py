@@ -107,10 +107,17 @@ def main() -> None:
     """Run the app (the `spine` entry point, spine_cli.entry, answers <Tab> before this)."""
     from spine_cli.ui.output import report_text
 
+    stdout = _StdoutWatch()
     try:
         # A fixed program name: usage lines and Typer's completion variable
         # (_SPINE_COMPLETE) stay the same under `python -m spine_cli` or a wrapper.
         app(prog_name="spine")
+    except SystemExit as exc:
+        # rich and Typer answer a closed stdout outside our commands (`spine --help |
+        # head -1`) with a quiet exit 1; the documented code is 141.
+        if exc.code == 1 and stdout.broken():
+            sys.exit(int(ExitCode.BROKEN_PIPE))
+        raise
     except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. during import)
         report_text("\nInterrupted.")
         sys.exit(int(ExitCode.INTERRUPTED))
@@ -119,3 +126,37 @@ def main() -> None:
 
         silence_stdout()
         sys.exit(int(ExitCode.BROKEN_PIPE))
+
+
+
+class _StdoutWatch:
+    """Tells, after the fact, whether stdout was found closed (EPIPE) and put aside.
+
+    rich points file descriptor 1 at /dev/null on EPIPE; Typer swaps sys.stdout for a
+    wrapper that ignores the error. Either leaves a trace this compares against.
+    """
+
+    def __init__(self) -> None:
+        self._stream = sys.stdout
+        self._before = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        import os
+
+        try:
+            st = os.fstat(self._stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def broken(self) -> bool:
+        import os
+
+        if sys.stdout is not self._stream:
+            return True
+        now = self._identity()
+        try:
+            devnull = os.stat(os.devnull)
+        except OSError:
+            return False
+        return now != self._before and now == (devnull.st_dev, devnull.st_ino)

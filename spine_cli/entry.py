@@ -18,7 +18,13 @@ def main() -> None:
         # Answered before Typer builds the whole command tree: ~3x faster (bench/startup.py).
         from spine_cli import version_text
 
-        sys.stdout.write(version_text() + "\n")
+        try:
+            sys.stdout.write(version_text() + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # `spine --version | true`: end quietly, as a Unix tool
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(141)  # ExitCode.BROKEN_PIPE, without importing the error module
         return
     if os.environ.get("_SPINE_COMPLETE", "").startswith("complete_"):
         code = _fast_complete()
