@@ -29,12 +29,14 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402
 
-from spine_cli.api.deadline import Watchdog  # noqa: E402
+from spine_cli.api.exchange import (  # noqa: E402
+    Attempt, Watchdog, describe_transport_error, streamed,
+)
 from spine_cli.api.envelope import read_body, unwrap  # noqa: E402
 from spine_cli.api.canvas import Dag, Task, TaskTree  # noqa: E402
 from spine_cli.api.models import CreatedRun, Run  # noqa: E402
 from spine_cli.api.retry import (  # noqa: E402
-    DEFAULT_POLICY, RequestBudget, RetryPolicy, never_sent, should_retry,
+    DEFAULT_POLICY, RequestBudget, RetryPolicy, should_retry,
 )
 from spine_cli.api.transfer import USER_AGENT, UploadChangedError, UploadReader  # noqa: E402
 from spine_cli.errors import (  # noqa: E402
@@ -68,32 +70,6 @@ class FilePart:
     path: Path
     filename: str
     content_type: str
-
-
-@dataclass
-class _Attempt:
-    """What one exchange got as far as (httpx's trace events, when the transport has them)."""
-
-    traced: bool = False
-    sending: bool = False  # the request's first bytes went out
-    sent: bool = False     # the whole request went out: the server may act on it
-    watchdog: Watchdog | None = None
-
-    def trace(self, name: str, info: Any) -> None:
-        self.traced = True
-        if self.watchdog is not None:
-            self.watchdog.trace(name, info)
-        if name.endswith("send_request_headers.started"):
-            self.sending = True
-        elif name.endswith("send_request_body.complete"):
-            self.sent = True
-
-    def never_sent(self, exc: BaseException) -> bool:
-        return never_sent(exc) or (self.traced and not self.sending)
-
-    def maybe_received(self) -> bool:
-        """Could the server have acted on the request? (Unknown without a trace: yes.)"""
-        return self.sent or not self.traced
 
 
 class SpineClient:
@@ -196,7 +172,7 @@ class SpineClient:
         total = self._total(deadline)
         # A create's deadline counts from the end of its upload (a big file on a slow
         # link is not a stalled server); its upload is bounded by the write timeouts.
-        attempt = _Attempt(watchdog=Watchdog(total - self._clock(), after_sending=creating))
+        attempt = Attempt(watchdog=Watchdog(total - self._clock(), after_sending=creating))
         try:
             with attempt.watchdog, self._send(method, path, creating, total, attempt,
                                               kwargs) as response:
@@ -229,21 +205,21 @@ class SpineClient:
             raise
 
     def _send(self, method: str, path: str, creating: bool, total: float,
-              attempt: _Attempt, kwargs: dict[str, Any]) -> Any:
+              attempt: Attempt, kwargs: dict[str, Any]) -> Any:
         left = max(0.001, total - self._clock())
         timeout = httpx.Timeout(
             connect=_min(CONNECT_TIMEOUT, left), read=_min(READ_TIMEOUT, left),
             write=_min(WRITE_TIMEOUT, left), pool=_min(READ_TIMEOUT, left))
         request = self._http.build_request(method, self.base_url + path, timeout=timeout,
                                            extensions={"trace": attempt.trace}, **kwargs)
-        return _streamed(self._http, request, follow_redirects=not creating)
+        return streamed(self._http, request, follow_redirects=not creating)
 
     def _total(self, deadline: float | None) -> float:
         """When this exchange must be over: the caller's deadline, or our own."""
         own = self._clock() + self.request_deadline
         return own if deadline is None else min(own, deadline)
 
-    def _transport_failure(self, exc: httpx.HTTPError, attempt: _Attempt, creating: bool,
+    def _transport_failure(self, exc: httpx.HTTPError, attempt: Attempt, creating: bool,
                            idempotent: bool) -> SpineError:
         what = describe_transport_error(exc)
         if creating and attempt.maybe_received() and not attempt.never_sent(exc):
@@ -338,23 +314,6 @@ def _min(a: float, b: float | None) -> float:
     return a if b is None else min(a, b)
 
 
-class _streamed:
-    """`with _streamed(http, request) as response`: send streaming, always close."""
-
-    def __init__(self, http: httpx.Client, request: httpx.Request, follow_redirects: bool) -> None:
-        self._http, self._request, self._follow = http, request, follow_redirects
-        self._response: httpx.Response | None = None
-
-    def __enter__(self) -> httpx.Response:
-        self._response = self._http.send(self._request, stream=True,
-                                         follow_redirects=self._follow)
-        return self._response
-
-    def __exit__(self, *exc: object) -> None:
-        if self._response is not None:
-            self._response.close()
-
-
 def _redirected_create(response: httpx.Response) -> CreateUncertainError:
     where = httpx.URL(response.headers.get("location", "")).host or "another address"
     return CreateUncertainError(
@@ -363,13 +322,3 @@ def _redirected_create(response: httpx.Response) -> CreateUncertainError:
         "A run may have been created; the request was not resent, to avoid a duplicate run.")
 
 
-def describe_transport_error(exc: BaseException) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "the request timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection failed"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the connection was dropped"
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "too many redirects"
-    return f"network error ({type(exc).__name__})"
