@@ -195,3 +195,21 @@ def test_a_markdown_link_on_a_terminal_shows_its_target(lying):
     assert "the summary" in screen
     assert "https://evil.example/steal" in screen  # the target, in plain sight
     assert "\x1b]8;" not in screen                 # no hidden OSC 8 hyperlink
+
+
+def test_the_live_watch_display_neutralises_status_and_task_names(lying):
+    running = {"run_id": RID, "status": "running", "canvas_id": CID,
+               "progress": {"tasks_completed": 1, "tasks_total": 3, "elapsed_ms": 2000}}
+    lying.on(*GET_RUN, ok(running), ok(running))
+    lying.always(*GET_RUN, ok({**running, "status": f"odd{EVIL}"}))
+    task = {"task_id": CID, "name": f"task{EVIL}", "task_type": f"type{EVIL}",
+            "status": "running", "children": []}
+    lying.always("GET", f"/v1/canvas/{CID}/tasks",
+                 ok({"canvas_id": CID, "completed": [], "not_completed": [task]}))
+    code, screen = run_in_pty(["run", "watch", RID, "--poll-interval", "0.3"],
+                              {**spine_env(lying.base_url), "TERM": "xterm-256color",
+                               "COLUMNS": "120", "LINES": "40"})
+    assert code == 8, screen  # a status spine does not know ends the watch
+    assert f"task{EVIL_SHOWN}" in screen and f"as 'odd{EVIL_SHOWN}'" in screen
+    for bad in ["\u202e", "52;c;", "[2J", "\x9b", "\x07"]:
+        assert bad not in screen, (bad, screen)
