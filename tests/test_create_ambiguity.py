@@ -148,10 +148,12 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-@pytest.mark.parametrize("where", ["refused", "dns"])
+@pytest.mark.parametrize("where", ["refused", "dns", "tls"])
 def test_a_create_that_never_reached_the_server_is_retried_and_leaves_no_row(
-        monkeypatch, tmp_path, where):
-    url = _closed_port_url() if where == "refused" else "http://spine-test-host.invalid"
+        liar, monkeypatch, tmp_path, where):
+    # tls: https to a server that speaks plain HTTP, so the handshake fails before sending.
+    url = {"refused": _closed_port_url(), "dns": "http://spine-test-host.invalid",
+           "tls": liar.base_url.replace("http://", "https://")}[where]
     point_at(monkeypatch, url)
     ft = FakeTime()
     out = create(tmp_path, "-v", seams=ft.seams())
@@ -163,6 +165,7 @@ def test_a_create_that_never_reached_the_server_is_retried_and_leaves_no_row(
         "created.\nCheck the network or SPINE_BASE_URL, then retry.\n")
     assert "may have been created" not in out.stderr
     assert unconfirmed_rows() == []
+    assert [r for r in liar.requests if r.method == "POST"] == []
     listed = spine("run", "list", "--json")
     assert listed.exit_code == 0 and listed.stdout.strip() == "[]"
 

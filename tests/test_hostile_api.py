@@ -65,6 +65,31 @@ def test_a_wrong_shape_then_a_good_answer_rides_through(lying):
     assert out.stdout.startswith(f"Run:     {RID}  completed in 5s\n")
 
 
+@pytest.mark.parametrize("answer,said", [
+    (Raw("<html>403 Forbidden</html>", status=403),
+     "HTTP 403 with a non-JSON page (text/html), not the API's JSON envelope."),
+    (fail(418, "I'm a teapot"), "HTTP 418: I'm a teapot"),
+    (fail(200, "quota exhausted"), "HTTP 200: The API refused the request: quota exhausted"),
+])
+def test_any_other_status_during_a_wait_is_a_failed_poll(lying, answer, said):
+    lying.on(*GET_RUN, answer, answer)
+    lying.always(*GET_RUN, ok(completed(lying.url("/dl/a.html"))))
+    out = spine("run", "wait", RID, seams=FakeTime().seams())
+    assert out.exit_code == 0, out
+    assert out.stderr.count(f"poll failed (") == 2 and said in out.stderr
+    assert out.stdout.startswith(f"Run:     {RID}  completed in 5s\n")
+
+
+def test_a_proxy_page_for_longer_than_max_outage_gives_up_with_8(lying):
+    lying.always(*GET_RUN, Raw("<html>403 Forbidden</html>", status=403))
+    out = spine("run", "wait", RID, "--max-outage", "30", seams=FakeTime().seams())
+    assert out.exit_code == 8, out
+    assert out.stderr.splitlines()[-2] == (
+        f"Error: gave up on run {RID} after 30s of failed polls (--max-outage 30s): The API "
+        "answered HTTP 403 with a non-JSON page (text/html), not the API's JSON envelope.")
+    assert out.stdout == ""
+
+
 def test_numbers_as_strings_are_read_as_numbers(lying):
     lying.always(*GET_RUN, ok({**RUNNING, "progress": {"tasks_completed": "1",
                                                        "tasks_total": "4",
