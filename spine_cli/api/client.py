@@ -172,17 +172,18 @@ class SpineClient:
         total = self._total(deadline)
         # A create's deadline counts from the end of its upload (a big file on a slow
         # link is not a stalled server); its upload is bounded by the write timeouts.
-        attempt = Attempt(watchdog=Watchdog(total - self._clock(), after_sending=creating))
+        watchdog = Watchdog(total - self._clock(), after_sending=creating)
+        attempt = Attempt(watchdog=watchdog)
         try:
-            with attempt.watchdog, self._send(method, path, creating, total, attempt,
-                                              kwargs) as response:
-                attempt.watchdog.watch(response.extensions.get("network_stream"))
+            with watchdog, self._send(method, path, creating, total, attempt,
+                                      kwargs) as response:
+                watchdog.watch(response.extensions.get("network_stream"))
                 if creating and 300 <= response.status_code < 400:
                     raise _redirected_create(response)
                 body = read_body(response, clock=self._clock,
                                  deadline=self._total(deadline) if creating else total)
         except httpx.HTTPError as exc:
-            if not attempt.watchdog.fired:
+            if not watchdog.fired:
                 raise self._transport_failure(exc, attempt, creating, idempotent) from None
             raise _deadline_passed(DeadlineError(
                 "The API's answer was still arriving when the time ran out."), creating) from None

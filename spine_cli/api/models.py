@@ -101,7 +101,9 @@ def json_kind(value: object) -> str:
         return "true/false"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a string", list: "a list"}.get(type(value), "an object")
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def json_uuid(data: Mapping[str, Any], key: str, what: str, required: bool = True) -> str | None:
