@@ -183,7 +183,7 @@ def test_extraction_handles_shell_around_the_command():
 
 
 @pytest.mark.parametrize("bad", [["run", "create", "--prompt", "x", "--no-such-flag"],
-                                 ["run", "wait"], ["run", "wait", "x", "--timeout", "soon"],
+                                 ["run", "watch"], ["run", "wait", "x", "--timeout", "soon"],
                                  ["run", "frobnicate"], ["--profile"]])
 def test_the_parse_check_rejects_what_spine_rejects(bad):
     with pytest.raises(Exception):

@@ -44,23 +44,53 @@ def test_wait_notices_the_end_of_a_running_run(api):
     assert "Run:" in out.stdout and "completed" in out.stdout
 
 
-def test_wait_json_prints_the_api_data(api):
+def ndjson(text):
+    """Each line one compact JSON object (NDJSON); the objects."""
+    lines = text.splitlines()
+    assert all(line.startswith("{") and "\n" not in line for line in lines), text
+    return [json.loads(line) for line in lines]
+
+
+def test_wait_json_prints_the_api_data_as_one_line(api):
     run_id = finished_run(api)
     out = spine("run", "wait", run_id, "--json")
-    data = json.loads(out.stdout)
+    assert out.exit_code == 0, out
+    (data,) = ndjson(out.stdout)
+    assert out.stdout.count("\n") == 1
     assert data == api.emulator.get_run(api.key, run_id) | {"result": data["result"]}
     assert data["status"] == "completed" and data["result"]["final_output"]
 
 
-def test_wait_on_several_runs_worst_code_wins_and_json_is_an_array(api):
+def test_wait_on_several_runs_worst_code_wins_and_json_is_one_line_each(api):
     ok, failed, partial = finished_run(api), finished_run(api, "failed"), finished_run(api, "partial")
     out = spine("run", "wait", ok, failed, partial, "--json")
     assert out.exit_code == 3, out
-    statuses = [d["status"] for d in json.loads(out.stdout)]
-    assert statuses == ["completed", "failed", "partial"]
+    assert [d["status"] for d in ndjson(out.stdout)] == ["completed", "failed", "partial"]
     human = spine("run", "wait", ok, partial)
     assert human.exit_code == 5
     assert f"{ok}  completed" in human.stdout and "(exit 5)" in human.stdout
+
+
+def test_get_json_stays_one_indented_document(api):
+    run_id = finished_run(api)
+    out = spine("run", "get", run_id, "--json")
+    assert out.exit_code == 0, out
+    assert out.stdout.startswith("{\n  ") and json.loads(out.stdout)["run_id"] == run_id
+
+
+def test_wait_without_run_reads_ids_from_stdin(api):
+    ok, partial = finished_run(api), finished_run(api, "partial")
+    out = spine("run", "wait", "--json", input=f"{ok}\n  {partial}\t\n")
+    assert out.exit_code == 5, out
+    assert [d["run_id"] for d in ndjson(out.stdout)] == [ok, partial]
+
+
+def test_wait_with_nothing_on_stdin_is_exit_0_with_a_note(api):
+    out = spine("run", "wait", "--json", input=" \n")
+    assert out.exit_code == 0, out
+    assert out.stdout == ""
+    assert "No run ids on stdin: nothing to wait for." in out.stderr
+    assert api.requests() == []
 
 
 def test_timeout_is_exit_6_and_says_how_to_resume(api):
@@ -174,11 +204,13 @@ def test_create_wait_chains_and_keeps_stdout_for_data(api):
     assert "\x1b" not in out.stdout + out.stderr
 
 
-def test_create_wait_json_is_one_document(api):
+def test_create_wait_json_is_one_ndjson_line(api):
     out = spine("run", "create", "--json", "--prompt", "x [emulate:duration=1] [emulate:outcome=failed]",
                 "--wait", *FAST)
     assert out.exit_code == 3, out
-    assert json.loads(out.stdout)["status"] == "failed"
+    (data,) = ndjson(out.stdout)
+    assert data["status"] == "failed"
+    assert "failed" in out.stderr
 
 
 def test_watch_json_streams_ndjson_events(api):

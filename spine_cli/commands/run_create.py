@@ -97,7 +97,8 @@ def run_create(
     from spine_cli.context import require_one_of
     from spine_cli.runs import create as create_flow
 
-    inv = invocation(ctx, json_=json_, quiet=quiet, stream=watch)
+    # Following prints NDJSON with --json, as `run wait`/`run watch` do.
+    inv = invocation(ctx, json_=json_, quiet=quiet, stream=wait or watch)
     require_one_of(wait=wait, watch=watch)
     if download and not (wait or watch):
         raise UsageError("--download needs --wait or --watch.")

@@ -57,7 +57,7 @@ def run_list(
 
         spine run list --status failed --limit 5
 
-        spine run list --refresh -q | xargs spine run wait
+        spine run list --refresh -q --status running | spine run wait
     """
     from spine_cli.ui.run_list_view import render_run_list
 

@@ -106,8 +106,11 @@ def _results(output: "Output", outcome: "FollowOutcome", watch: bool) -> None:
                 output.record({"event": "result", "run_id": t.run_id, "exit_code": t.exit_code,
                                "run": t.run.raw if t.run else None})
             return
-        datas = [t.run.raw if t.run else None for t in tracked]
-        output.document(datas[0] if len(datas) == 1 else datas)
+        # NDJSON whatever the number of runs; a run never read (not found) has its
+        # error on stderr and no line.
+        for t in tracked:
+            if t.run is not None:
+                output.record(t.run.raw)
         return
     if not output.quiet:
         if len(tracked) == 1:
