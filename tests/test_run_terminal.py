@@ -72,3 +72,19 @@ def test_startup_imports_nothing_heavy(args):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
     assert "HEAVY=" in proc.stderr
     assert proc.stderr.rsplit("HEAVY=", 1)[1].strip() == ""
+
+
+def test_prompt_dash_at_a_terminal_says_how_to_end_it(api):
+    code, screen = run_in_pty(["run", "create", "--prompt", "-", "--dry-run"], tty_env(api),
+                              typed=b"Draft a memo\n\x04")
+    assert code == 0, screen
+    assert "Reading the prompt from stdin; end with Ctrl-D." in screen
+    assert "prompt: Draft a memo\r\n" in screen  # one trailing newline dropped
+
+
+def test_prompt_dash_from_a_pipe_says_nothing(api):
+    from support.cli import spine
+
+    out = spine("run", "create", "--prompt", "-", "--dry-run", input="Draft a memo\n")
+    assert out.exit_code == 0, out
+    assert "Reading" not in out.stderr and "prompt: Draft a memo\n" in out.stdout

@@ -102,6 +102,8 @@ def run_create(
     require_one_of(wait=wait, watch=watch)
     if download and not (wait or watch):
         raise UsageError("--download needs --wait or --watch.")
+    _say_when_reading_a_terminal(inv, prompt=prompt, prompt_file=prompt_file,
+                                 instructions_file=instructions_file, files=file or [])
     with tempfile.TemporaryDirectory(prefix="spine-create-") as spool_dir:
         spec = create_flow.build_spec(
             prompt=prompt, prompt_file=prompt_file, template=template, blocks=block,
@@ -147,6 +149,24 @@ def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
         return follow_runs(inv, client, [created.run_id], options, watch=watch,
                            download=download,
                            estimates={created.run_id: estimate} if estimate else None)
+
+
+def _say_when_reading_a_terminal(inv: Invocation, *, prompt: str | None,
+                                 prompt_file: str | None, instructions_file: str | None,
+                                 files: list[str]) -> None:
+    """`--prompt -` typed at a terminal waits for input: say so, and how to end it."""
+    import sys
+
+    from spine_cli.ui.output import isatty
+
+    if not isatty(sys.stdin):
+        return
+    what = ("the prompt" if "-" in (prompt, prompt_file) else
+            "the instructions" if instructions_file == "-" else
+            "the file" if any(f == "-" or f.startswith("-;") for f in files) else None)
+    if what:
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        inv.output.note(f"Reading {what} from stdin; end with {end}.")
 
 
 def run_origin() -> str | None:
