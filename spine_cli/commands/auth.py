@@ -120,7 +120,7 @@ def auth_login(
     _check_format(key)
     candidate = dataclasses.replace(settings, api_key=key)
     if not no_verify:
-        _verify_new_key(inv, candidate, profile_flag)
+        _verify_new_key(inv, candidate, profile_flag, with_key)
     # The base URL in use is stored with the key when it came from a flag or the environment:
     # a key for the emulator or staging must not be sent to production later.
     store_url = settings.base_url if settings.sources["base_url"].kind in (
@@ -136,7 +136,8 @@ def auth_login(
     _note_env_override(inv)
 
 
-def _verify_new_key(inv: Invocation, candidate: Settings, profile_flag: str) -> None:
+def _verify_new_key(inv: Invocation, candidate: Settings, profile_flag: str,
+                    with_key: bool) -> None:
     try:
         verify_key(inv, candidate)
     except AuthenticationError as exc:
@@ -145,8 +146,9 @@ def _verify_new_key(inv: Invocation, candidate: Settings, profile_flag: str) -> 
             "saved.", exc.status_code, exc.request_id,
             hint="Check you copied the whole key, and that it has not been revoked.") from None
     except SpineError as exc:
-        exc.hint = (f"The key could not be checked. Save it unchecked with: spine auth login"
-                    f"{profile_flag} --no-verify")
+        again = (f'echo "$KEY" | spine auth login --with-key{profile_flag} --no-verify'
+                 if with_key else f"spine auth login{profile_flag} --no-verify")
+        exc.hint = f"The key could not be checked; nothing was saved. Save it unchecked: {again}"
         raise
 
 

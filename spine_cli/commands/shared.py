@@ -45,7 +45,8 @@ def command(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = next((a for a in [*args, *kwargs.values()] if isinstance(a, typer.Context)), None)
+        # Typer hands its bundled Click's Context, not a typer.Context: match by behaviour.
+        ctx = next((a for a in [*args, *kwargs.values()] if hasattr(a, "find_root")), None)
         try:
             with _sigterm_as_interrupt():
                 return func(*args, **kwargs)
@@ -56,6 +57,7 @@ def command(func: F) -> F:
                 import traceback
 
                 traceback.print_exc()
+            _keep_flags_in_hint(ctx, exc)
             _output(ctx).error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt as exc:
@@ -72,6 +74,18 @@ def command(func: F) -> F:
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _keep_flags_in_hint(ctx: typer.Context | None, exc: SpineError) -> None:
+    """A suggested `spine auth …` keeps the --profile/--base-url this invocation used."""
+    from spine_cli.errors import hint_with_flags
+
+    inv = ctx.find_root().obj if ctx is not None else None
+    if not exc.hint or not isinstance(inv, Invocation):
+        return
+    settings = inv.__dict__.get("settings")
+    profile = settings.profile if settings is not None else inv.flags.profile
+    exc.hint = hint_with_flags(exc.hint, profile, inv.flags.base_url)
 
 
 def _output(ctx: typer.Context | None) -> Any:
