@@ -57,7 +57,6 @@ app = typer.Typer(
     help="Run Spine agents from the command line: submit a prompt and files, "
     "follow the run, fetch the artifacts.",
     epilog=_epilog(),
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -77,7 +76,7 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     profile: Annotated[Optional[str], typer.Option(
@@ -85,7 +84,10 @@ def root(
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="API base URL (overrides SPINE_BASE_URL).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only essential identifiers.")] = False,
-    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log HTTP requests on stderr (key masked).")] = 0,
+    verbose: Annotated[int, typer.Option(
+        "-v", "--verbose", count=True, metavar="", show_default=False,
+        help="Log each HTTP request and retry on stderr; -vv adds headers (key masked) and "
+        "rate-limit waits.")] = 0,
     no_color: Annotated[bool, typer.Option("--no-color", help="Disable colour.")] = False,
     ci: Annotated[CIMode, typer.Option(
         "--ci", envvar="SPINE_CI", case_sensitive=False,
@@ -101,6 +103,11 @@ def root(
     seams = ctx.obj if isinstance(ctx.obj, Seams) else Seams()
     ctx.obj = Invocation(Flags(profile=profile, base_url=base_url, json=json_, quiet=quiet,
                                verbose=verbose, no_color=no_color, ci=ci.value), seams)
+    if ctx.invoked_subcommand is None:  # a bare `spine`: where to start, not the full help
+        from spine_cli.ui.overview import show_overview
+
+        show_overview(ctx.obj.output)
+        raise typer.Exit(0)
 
 
 def main() -> None:

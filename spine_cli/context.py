@@ -131,7 +131,8 @@ class Invocation:
         key = settings.require_key()
         return SpineClient(settings.base_url, key, transport=self.seams.transport,
                            sleep=self.seams.sleep, clock=self.seams.clock,
-                           budget=self.budget(settings.base_url, key), log=self._log())
+                           budget=self.budget(settings.base_url, key), log=self._log(),
+                           trace=self._log() if self.flags.verbose >= 2 else None)
 
     def budget(self, base_url: str, key: str) -> "RequestBudget":
         from spine_cli.api.retry import RequestBudget

@@ -29,6 +29,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402
 
+from spine_cli.api.catalog import KEY_PREFIX  # noqa: E402
 from spine_cli.api.envelope import read_body, unwrap  # noqa: E402
 from spine_cli.api.canvas import Dag, Task, TaskTree  # noqa: E402
 from spine_cli.api.models import CreatedRun, Run  # noqa: E402
@@ -54,6 +55,12 @@ def normalize_base_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"Invalid base URL {url!r}: it must start with http:// or https://.")
     return url if url.endswith("/v1") else url + "/v1"
+
+
+def masked_key(key: str) -> str:
+    """`sk_spine_…abcd` (as `spine auth status` shows it): never enough to use the key."""
+    tail = key[-4:] if len(key) > len(KEY_PREFIX) + 8 else ""
+    return f"{KEY_PREFIX if key.startswith(KEY_PREFIX) else ''}…{tail}"
 
 
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -103,6 +110,7 @@ class SpineClient:
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
         log: Callable[[str], None] | None = None,
+        trace: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         budget: RequestBudget | None = None,
@@ -112,6 +120,7 @@ class SpineClient:
         self._origin = origin(httpx.URL(self.base_url))
         self._key = api_key
         self._log = log
+        self._trace = trace  # -vv: headers (the key masked) and rate-limit waits
         self._sleep, self._clock = sleep, clock
         self.policy = policy
         self.budget = budget or RequestBudget(clock)
@@ -142,6 +151,12 @@ class SpineClient:
         rid = response.headers.get("x-request-id")
         tail = f", request id {rid}" if rid else ""
         self._log(f"{req.method} {req.url} → {response.status_code} ({ms:.0f} ms{tail})")
+        if self._trace:
+            for name, value in req.headers.items():
+                shown = masked_key(value) if name.lower() == "x-api-key" else value
+                self._trace(f"  > {name}: {shown}")
+            for name, value in response.headers.items():
+                self._trace(f"  < {name}: {value}")
 
     # -- plumbing ----------------------------------------------------------
     def close(self) -> None:
@@ -182,6 +197,8 @@ class SpineClient:
         if deadline is not None:
             wait = min(wait, max(0.0, deadline - self._clock()))
         if wait > 0:
+            if self._trace:
+                self._trace(f"waiting {wait:.1f}s: the API asked this key to slow down")
             self._sleep(wait)
 
     def _exchange(self, method: str, path: str, idempotent: bool, deadline: float | None,
