@@ -6,7 +6,8 @@ flags and the environment:
 
 - format, highest first: `--json` (NDJSON for commands that report a stream
   of things) > `-q` > human;
-- colour: off with NO_COLOR, --no-color or TERM=dumb; FORCE_COLOR turns it on
+- colour: off with NO_COLOR (set and not empty), --no-color or TERM=dumb, which
+  win over FORCE_COLOR; FORCE_COLOR (not 0/false/no/off/empty) turns it on
   even off a terminal (piped human output is then rendered as on a terminal,
   in colour, but never redrawn);
 - live redraw (progress bars, live task tree): only when stderr is a
@@ -94,7 +95,8 @@ def resolve_mode(*, json_: bool = False, quiet: bool = False, stream: bool = Fal
     else:
         fmt = Format.QUIET if quiet else Format.HUMAN
     dumb = env.get("TERM") == "dumb"
-    colour_off = no_color or "NO_COLOR" in env or dumb
+    # no-color.org: NO_COLOR counts when present and not empty.
+    colour_off = no_color or bool(env.get("NO_COLOR")) or dumb
     forced = truthy(env.get("FORCE_COLOR")) and not colour_off
     ci = in_ci(env)
     return OutputMode(
