@@ -161,11 +161,14 @@ class History:
         run_id, status, canvas = run.run_id, run.status_text, run.canvas_id
         if not run_id or not status:
             return
+        used = getattr(getattr(run, "metadata", None), "template_used", None)
+        used = used if isinstance(used, str) and used else None
         sql = ("UPDATE runs SET status = ?, canvas_id = COALESCE(?, canvas_id), unconfirmed = 0,"
-               " duration_ms = COALESCE(?, duration_ms), updated_at = ? WHERE run_id = ? AND"
-               " (status != ? OR canvas_id IS NOT ? OR unconfirmed != 0)")
-        params = (status, canvas, run.duration_ms, now_text(), str(run_id).lower(), status,
-                  canvas)
+               " duration_ms = COALESCE(?, duration_ms), template_used = COALESCE(?,"
+               " template_used), updated_at = ? WHERE run_id = ? AND (status != ? OR canvas_id"
+               " IS NOT ? OR unconfirmed != 0 OR (? IS NOT NULL AND template_used IS NOT ?))")
+        params = (status, canvas, run.duration_ms, used, now_text(), str(run_id).lower(), status,
+                  canvas, used, used)
         self.run(lambda conn: self.write(conn, sql, params), None)
 
     def forget(self, row_key: int | str) -> bool:
@@ -191,9 +194,15 @@ class History:
         return self.run(read, {})
 
     def list(self, settings: Any, *, limit: int | None = 20, status: str | None = None,
-             all_profiles: bool = False) -> list[Row]:
-        """Recent runs, newest first, for the current profile and base URL."""
+             all_profiles: bool = False, with_ids: bool = False) -> list[Row]:
+        """Recent runs, newest first, for the current profile and base URL.
+
+        `with_ids` leaves out unconfirmed creates that have no run id (for `-q`), so
+        `limit` counts only the rows printed.
+        """
         where, params = self.scope(settings, all_profiles)
+        if with_ids:
+            where += " AND run_id IS NOT NULL"
         if status == "unconfirmed":
             where += " AND unconfirmed = 1"
         elif status:
@@ -205,13 +214,21 @@ class History:
         rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
         return [_row_dict(r) for r in rows]
 
-    def counts_elsewhere(self, settings: Any) -> dict[tuple[str, str], int]:
-        """How many runs other profiles / base URLs have (for an empty `run list`)."""
+    def counts_elsewhere(self, settings: Any) -> dict[tuple[str, str, str | None], int]:
+        """Runs of other profiles / base URLs: (profile, base_url, origin) → count, newest first."""
         where, params = self.scope(settings, False)
-        sql = (f"SELECT profile, base_url, COUNT(*) FROM runs WHERE NOT ({where})"
-               " GROUP BY profile, base_url ORDER BY MAX(created_at) DESC")
+        sql = (f"SELECT profile, base_url, origin, COUNT(*) FROM runs WHERE NOT ({where})"
+               " GROUP BY profile, base_url, origin ORDER BY MAX(created_at) DESC")
         rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
-        return {(r[0], r[1]): r[2] for r in rows}
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+    def newest_elsewhere(self, settings: Any) -> Row | None:
+        """The newest run with an id outside the current profile and base URL."""
+        where, params = self.scope(settings, False)
+        sql = (f"SELECT * FROM runs WHERE NOT ({where}) AND run_id IS NOT NULL"
+               " ORDER BY created_at DESC, id DESC LIMIT 1")
+        rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
+        return _row_dict(rows[0]) if rows else None
 
     def row(self, row_id: int) -> Row | None:
         rows = self.run(lambda conn: conn.execute("SELECT * FROM runs WHERE id = ?",

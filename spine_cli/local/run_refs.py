@@ -14,6 +14,7 @@ from typing import Any
 
 from spine_cli.errors import UsageError
 from spine_cli.local.history import History, Row
+from spine_cli.local.settings import canonical_base_url
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PREFIX_RE = re.compile(r"^[0-9a-fA-F][0-9a-fA-F-]{0,35}$")
@@ -54,18 +55,64 @@ def _rows(history: History, settings: Any, what: str, condition: str, params: li
 
 
 def where(settings: Any) -> str:
-    from spine_cli.local.settings import canonical_base_url
-
     return f"profile '{settings.profile}' at {canonical_base_url(settings.base_url)}"
+
+
+def emulator_ended(row: Row, settings: Any) -> bool:
+    """A run made under `spine emulator exec` whose emulator is not the one in use.
+
+    `emulator exec` keeps its emulator's state in a temporary directory and removes it
+    when CMD ends, so such a run cannot be fetched again.
+    """
+    return row.get("origin") == "emulator" and \
+        row["base_url"] != canonical_base_url(settings.base_url)
+
+
+def elsewhere_lines(counts: dict[tuple[str, str, str | None], int], settings: Any) -> list[str]:
+    """`History.counts_elsewhere` as sentences: where the other runs of this history are."""
+    current = canonical_base_url(settings.base_url)
+    ended = sum(n for (_, url, origin), n in counts.items()
+                if origin == "emulator" and url != current)
+    lines = []
+    if ended:
+        lines.append(f"{_runs(ended)} made under `spine emulator exec`, whose emulator has "
+                     "stopped (those runs are gone with it)")
+    for (profile, url, origin), n in counts.items():
+        if not (origin == "emulator" and url != current):
+            lines.append(f"{_runs(n)} of profile '{profile}' at {url}")
+    return lines
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"
 
 
 def _nth_last(history: History, settings: Any, n: int, ref: str) -> str:
     rows = _rows(history, settings, ref, "run_id IS NOT NULL", [], f"LIMIT 1 OFFSET {n}")
     if not rows:
         count = "no runs" if n == 0 else f"fewer than {n + 1} runs"
-        raise UsageError(f"Cannot resolve {ref}: the local history has {count} for "
-                         f"{where(settings)}.", hint="See `spine run list --all-profiles`.")
+        message = f"Cannot resolve {ref}: the local history has {count} for {where(settings)}."
+        raise UsageError(message, hint=_elsewhere_hint(history, settings))
     return str(rows[0]["run_id"])
+
+
+def _elsewhere_hint(history: History, settings: Any) -> str:
+    """Where @last would have led: the newest run elsewhere, and how to reach it."""
+    newest = history.newest_elsewhere(settings)
+    if newest is None:
+        return ("Create one: spine run create -p PROMPT --watch (or try the emulator: "
+                "spine emulator exec -- spine run create -p PROMPT --watch).")
+    short = str(newest["run_id"])[:8]
+    when = str(newest["created_at"])[:16].replace("T", " ")
+    if emulator_ended(newest, settings):
+        return (f"The newest run, {short} ({when} UTC), was made under `spine emulator exec`; "
+                "that emulator has stopped and its runs are gone with it. Run one again: "
+                "spine emulator exec -- spine run create -p PROMPT --watch")
+    flags = f"--profile {newest['profile']}" if newest["profile"] != settings.profile else ""
+    if newest["base_url"] != canonical_base_url(settings.base_url):
+        flags = f"{flags} --base-url {newest['base_url']}".strip()
+    return (f"The newest run, {short} ({when} UTC), is of profile '{newest['profile']}' at "
+            f"{newest['base_url']}: spine {flags} run get @last")
 
 
 def _by_prefix(history: History, settings: Any, prefix: str) -> str:
