@@ -50,7 +50,7 @@ def test_watch_on_a_terminal_draws_a_live_display_then_the_result(api):
     assert "━" in screen                      # the progress bar
     assert "\x1b[" in screen                  # drawn with cursor movement / colour
     assert f"run {run_id[:8]}: " not in screen  # not the plain line format
-    assert "Artifacts" in screen and "Run:" in screen
+    assert "Files" in screen and "Run:" in screen
 
 
 def test_create_upload_bar_appears_on_a_terminal_for_large_files(api, tmp_path):

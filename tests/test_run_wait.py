@@ -177,7 +177,8 @@ def test_get_human_view_piped_is_plain_markdown(api):
     assert out.exit_code == 0
     assert out.stdout.startswith(f"Run:     {run_id}  completed in ")
     assert "\n# " in out.stdout  # raw Markdown heading, not rendered
-    assert "Artifacts:" in out.stdout and "docx" in out.stdout
+    assert "\nFiles:\n  docx " in out.stdout
+    assert out.stdout.count("Artifacts") <= 1  # the final output's own section only
     assert "\x1b" not in out.stdout + out.stderr
     assert spine("run", "get", run_id, "-q").stdout == "completed\n"
 
@@ -245,3 +246,36 @@ def test_wait_download_failure_is_exit_7_and_reported_to_github_as_7(api, tmp_pa
     import re
 
     assert re.search(r"^exit_code<<(\S+)\n7\n\1$", gh_out.read_text(), re.M), gh_out.read_text()
+
+
+def test_a_failed_run_is_stated_once_with_its_errors_and_the_next_step(api):
+    run_id = finished_run(api, "failed")
+    human = spine("run", "wait", run_id)
+    assert human.exit_code == 3, human
+    assert human.stdout.count(f"{run_id}  failed") == 1
+    assert "Errors:\n  - " in human.stdout
+    assert human.stdout.rstrip().endswith(f"See what failed: spine canvas tasks {run_id}")
+    assert f"Run {run_id} failed" not in human.stderr  # the view on stdout says it
+    for mode in ("-q", "--json"):
+        out = spine("run", "wait", run_id, mode)
+        assert out.exit_code == 3, out
+        assert out.stderr.count(f"Run {run_id} failed") == 1, out
+        lines = out.stderr.splitlines()
+        start = lines.index(f"Run {run_id} failed.")
+        assert lines[start + 1].startswith("  - ")
+        assert lines[-1] == f"See what failed: spine canvas tasks {run_id}"
+
+
+def test_a_partial_run_says_why_it_exits_5_once(api):
+    run_id = finished_run(api, "partial")
+    human = spine("run", "wait", run_id)
+    assert human.exit_code == 5, human
+    assert "Exit 5: the run ended partial; --partial-ok makes it 0." in human.stdout
+    assert f"spine run download {run_id} -d DIR" in human.stdout
+    assert "partial" not in human.stderr.replace(f"run {run_id[:8]}: partial", "")
+    quiet = spine("run", "wait", run_id, "-q")
+    assert quiet.exit_code == 5 and quiet.stdout == ""
+    assert f"Run {run_id} ended partial (exit 5; --partial-ok makes it 0)." in quiet.stderr
+    assert f"spine run download {run_id} -d DIR" in quiet.stderr
+    ok = spine("run", "wait", run_id, "--partial-ok")
+    assert ok.exit_code == 0 and "Exit 5" not in ok.stdout

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Callable
 from spine_cli.api.models import RunStatus
 from spine_cli.errors import ExitCode
 from spine_cli.ui import ci
-from spine_cli.ui.render import format_duration, render_run, render_summary, status_line
+from spine_cli.ui.render import (format_duration, outcome_lines, render_run, render_summary,
+                                 status_line)
 from spine_cli.ui.reporters import JsonEventReporter, NullReporter, PlainReporter
+
+PARTIAL_OK = "--partial-ok makes it 0"
 
 if TYPE_CHECKING:
     from spine_cli.api.canvas import TaskTree
@@ -91,11 +94,21 @@ def _conclude(output: "Output", t: "Tracked", options: "WaitOptions") -> None:
         output.note(f"Error: gave up on run {rid} after {format_duration(t.outage)} of failed "
                     f"polls (--max-outage {format_duration(options.max_outage)}): {msg}\n"
                     f"The run goes on server-side; resume with: spine run wait {rid}")
-    elif t.status is RunStatus.FAILED:
-        output.note(f"Run {rid} failed.")
-    elif t.status is RunStatus.PARTIAL and code == ExitCode.RUN_PARTIAL:
-        output.note(f"Run {rid} ended partial: some blocks failed (exit 5; --partial-ok makes "
-                    "it 0).")
+    elif t.run is not None and t.status in (RunStatus.FAILED, RunStatus.PARTIAL) \
+            and not shows_view(output):
+        # Stated here only when stdout has no view to state it (-q, --json).
+        word = "failed" if t.status is RunStatus.FAILED else "ended partial"
+        why = f" (exit 5; {PARTIAL_OK})" if _partial_exit(code, t.status) else ""
+        output.note("\n".join([f"Run {rid} {word}{why}.", *outcome_lines(t.run)]))
+
+
+def shows_view(output: "Output") -> bool:
+    """Whether stdout gets a human view of the runs (which states how each one ended)."""
+    return not output.mode.json and not output.quiet
+
+
+def _partial_exit(code: int | None, status: RunStatus | None) -> bool:
+    return code == ExitCode.RUN_PARTIAL and status is RunStatus.PARTIAL
 
 
 def _results(output: "Output", outcome: "FollowOutcome", watch: bool) -> None:
@@ -117,7 +130,9 @@ def _results(output: "Output", outcome: "FollowOutcome", watch: bool) -> None:
             t = tracked[0]
             if t.run is not None and t.done and t.exit_code != ExitCode.TIMEOUT \
                     and t.run.terminal:
-                render_run(output, t.run)
+                note = f"Exit 5: the run ended partial; {PARTIAL_OK}." \
+                    if _partial_exit(t.exit_code, t.status) else None
+                render_run(output, t.run, exit_note=note)
         else:
             render_summary(output, [(t.run_id, t.run, t.exit_code or 0) for t in tracked])
     for report in outcome.downloads.values():
