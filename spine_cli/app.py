@@ -115,7 +115,7 @@ def main() -> None:
         report_text("\nInterrupted.")
         sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:  # `spine --help | head -1`: end quietly
-        from spine_cli.commands.shared import silence_stdout
+        from spine_cli.ui.output import silence_stdout
 
         silence_stdout()
         sys.exit(int(ExitCode.BROKEN_PIPE))

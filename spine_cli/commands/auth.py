@@ -142,7 +142,7 @@ def _verify_new_key(inv: Invocation, candidate: Settings, profile_flag: str) -> 
     except AuthenticationError as exc:
         raise AuthenticationError(
             f"The API at {candidate.base_url} rejected this key ({exc.message}); it was not "
-            "saved.", exc.status_code, exc.request_id,
+            "saved.", exc.status_code or 401, exc.request_id,
             hint="Check you copied the whole key, and that it has not been revoked.") from None
     except SpineError as exc:
         exc.hint = (f"The key could not be checked. Save it unchecked with: spine auth login"
@@ -185,7 +185,7 @@ def auth_status(
         "api_key_source": str(src.get("api_key", "none")),
         "accepted": None, "config_file": str(config_path()),
     }
-    error = None
+    error: SpineError | None = None
     if settings.api_key and not no_verify:
         try:
             doc["accepted"] = verify_key(inv, settings)
@@ -193,7 +193,7 @@ def auth_status(
             doc["accepted"] = False
             error = AuthenticationError(
                 f"The API at {settings.base_url} rejects the key from {doc['api_key_source']} "
-                f"({exc.message}).", exc.status_code, exc.request_id,
+                f"({exc.message}).", exc.status_code or 401, exc.request_id,
                 hint=f"Log in again: `spine auth login{_profile_flag(settings)}`" + (
                     ", and unset SPINE_API_KEY." if src["api_key"].kind is SourceKind.ENV
                     else "."))

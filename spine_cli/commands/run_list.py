@@ -66,7 +66,7 @@ def run_list(
     wanted = status.value if status else None
 
     def fetch() -> list[dict[str, Any]]:
-        return inv.history.list(settings, limit=limit or None, status=wanted,
+        return inv.history.recent(settings, limit=limit or None, status=wanted,
                                 all_profiles=all_profiles)
 
     runs = fetch()

@@ -5,7 +5,7 @@
     record(settings, RecordedRun)        # a run this machine created (or tried to)
     observe(settings, run)               # update from any GET /v1/run answer
     estimates(run_ids) -> {id: seconds}  # what the API estimated at creation
-    list(settings, limit=, status=, all_profiles=) -> [Row]
+    recent(settings, limit=, status=, all_profiles=) -> [Row]
     forget(settings, row) -> bool        # drop a row (an unconfirmed create, once checked)
     lookup(...)                          # used by local.run_refs to resolve RUN arguments
 
@@ -32,9 +32,13 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from spine_cli.local.schema import BUSY_TIMEOUT_S, prepare
+
+if TYPE_CHECKING:
+    from spine_cli.api.models import Run
+    from spine_cli.local.settings import Settings
 
 PROMPT_EXCERPT = 200
 T = TypeVar("T")
@@ -135,7 +139,7 @@ class History:
         return cursor.rowcount
 
     # -- writes --------------------------------------------------------------------
-    def record(self, settings: Any, rec: RecordedRun) -> None:
+    def record(self, settings: "Settings", rec: RecordedRun) -> None:
         """Record a run this machine created (run_id None: an unconfirmed create)."""
         from spine_cli.local.settings import canonical_base_url
 
@@ -156,7 +160,7 @@ class History:
                " unconfirmed = excluded.unconfirmed, updated_at = excluded.updated_at")
         self.run(lambda conn: self.write(conn, sql, row), None)
 
-    def observe(self, settings: Any, run: Any) -> None:
+    def observe(self, settings: "Settings", run: "Run") -> None:
         """Update the recorded status/canvas of a run from a GET /v1/run answer (a `Run`)."""
         run_id, status, canvas = run.run_id, run.status_text, run.canvas_id
         if not run_id or not status:
@@ -190,7 +194,7 @@ class History:
 
         return self.run(read, {})
 
-    def list(self, settings: Any, *, limit: int | None = 20, status: str | None = None,
+    def recent(self, settings: "Settings | None", *, limit: int | None = 20, status: str | None = None,
              all_profiles: bool = False) -> list[Row]:
         """Recent runs, newest first, for the current profile and base URL."""
         where, params = self.scope(settings, all_profiles)
@@ -202,23 +206,23 @@ class History:
         sql = f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC, id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
         return [_row_dict(r) for r in rows]
 
-    def counts_elsewhere(self, settings: Any) -> dict[tuple[str, str], int]:
+    def counts_elsewhere(self, settings: "Settings") -> dict[tuple[str, str], int]:
         """How many runs other profiles / base URLs have (for an empty `run list`)."""
         where, params = self.scope(settings, False)
         sql = (f"SELECT profile, base_url, COUNT(*) FROM runs WHERE NOT ({where})"
                " GROUP BY profile, base_url ORDER BY MAX(created_at) DESC")
-        rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
         return {(r[0], r[1]): r[2] for r in rows}
 
     def row(self, row_id: int) -> Row | None:
-        rows = self.run(lambda conn: conn.execute("SELECT * FROM runs WHERE id = ?",
-                                                  (row_id,)).fetchall(), [])
+        rows: list[sqlite3.Row] = self.run(
+            lambda conn: conn.execute("SELECT * FROM runs WHERE id = ?", (row_id,)).fetchall(), [])
         return _row_dict(rows[0]) if rows else None
 
-    def lookup(self, settings: Any, condition: str, params: list[Any],
+    def lookup(self, settings: "Settings", condition: str, params: list[Any],
                page: str) -> list[Row] | None:
         """Rows of the current scope, newest first; None when the history is unusable."""
         where, scope = self.scope(settings, False)
@@ -228,7 +232,7 @@ class History:
         return None if rows is None else [_row_dict(r) for r in rows]
 
     @staticmethod
-    def scope(settings: Any, all_profiles: bool) -> tuple[str, list[Any]]:
+    def scope(settings: "Settings | None", all_profiles: bool) -> tuple[str, list[Any]]:
         if all_profiles or settings is None:
             return "1=1", []
         from spine_cli.local.settings import canonical_base_url

@@ -10,10 +10,13 @@ history, for `spine run forget`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spine_cli.errors import UsageError
 from spine_cli.local.history import History, Row
+
+if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PREFIX_RE = re.compile(r"^[0-9a-fA-F][0-9a-fA-F-]{0,35}$")
@@ -23,7 +26,7 @@ HINT = ("Give a run id (550e8400-e29b-41d4-a716-446655440000), a unique prefix o
         "`spine run list`, @last or @last~N.")
 
 
-def resolve_run_ref(ref: str, settings: Any, history: History) -> str:
+def resolve_run_ref(ref: str, settings: "Settings", history: History) -> str:
     """Turn a RUN argument into a full run id."""
     ref = ref.strip()
     if UUID_RE.match(ref):
@@ -36,7 +39,7 @@ def resolve_run_ref(ref: str, settings: Any, history: History) -> str:
     raise UsageError(f"Not a run reference: {ref!r}.", hint=HINT)
 
 
-def resolve_row(ref: str, settings: Any, history: History) -> tuple[int | str, Row | None]:
+def resolve_row(ref: str, settings: "Settings", history: History) -> tuple[int | str, Row | None]:
     """A RUN argument or `#N` (an unconfirmed create) → the key `History.forget` takes."""
     row = _ROW_RE.match(ref.strip())
     if row:
@@ -44,7 +47,7 @@ def resolve_row(ref: str, settings: Any, history: History) -> tuple[int | str, R
     return resolve_run_ref(ref, settings, history), None
 
 
-def _rows(history: History, settings: Any, what: str, condition: str, params: list[Any],
+def _rows(history: History, settings: "Settings", what: str, condition: str, params: list[Any],
           page: str) -> list[Row]:
     rows = history.lookup(settings, condition, params, page)
     if rows is None:
@@ -53,13 +56,13 @@ def _rows(history: History, settings: Any, what: str, condition: str, params: li
     return rows
 
 
-def where(settings: Any) -> str:
+def where(settings: "Settings") -> str:
     from spine_cli.local.settings import canonical_base_url
 
     return f"profile '{settings.profile}' at {canonical_base_url(settings.base_url)}"
 
 
-def _nth_last(history: History, settings: Any, n: int, ref: str) -> str:
+def _nth_last(history: History, settings: "Settings", n: int, ref: str) -> str:
     rows = _rows(history, settings, ref, "run_id IS NOT NULL", [], f"LIMIT 1 OFFSET {n}")
     if not rows:
         count = "no runs" if n == 0 else f"fewer than {n + 1} runs"
@@ -68,7 +71,7 @@ def _nth_last(history: History, settings: Any, n: int, ref: str) -> str:
     return str(rows[0]["run_id"])
 
 
-def _by_prefix(history: History, settings: Any, prefix: str) -> str:
+def _by_prefix(history: History, settings: "Settings", prefix: str) -> str:
     # LIKE treats _ and % as wildcards; the prefix regex admits neither.
     rows = _rows(history, settings, f"the prefix {prefix!r}", "run_id LIKE ?", [prefix + "%"],
                  "LIMIT 11")

@@ -14,10 +14,12 @@ from spine_cli.ui.styles import recorded_style
 from spine_cli.ui.textsafe import sanitize
 
 if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
     from spine_cli.ui.output import Output
 
 
-def render_run_list(out: "Output", runs: list[Row], settings: Any, all_profiles: bool) -> None:
+def render_run_list(out: "Output", runs: list[Row], settings: "Settings",
+                    all_profiles: bool) -> None:
     """The history rows: a table on a terminal, aligned text when piped, ids with -q."""
     if out.json:
         out.document(runs)
