@@ -87,7 +87,9 @@ def _scope(profile: str | None, base_url: str | None) -> "Settings | None":
 
 
 def _describe(row: dict[str, Any]) -> str:
-    status = "unconfirmed" if row.get("unconfirmed") else str(row.get("status") or "?")
+    from spine_cli.local.history import UNCONFIRMED
+
+    status = UNCONFIRMED if row.get("unconfirmed") else str(row.get("status") or "?")
     when = str(row.get("created_at") or "")[:16].replace("T", " ")
     prompt = " ".join(str(row.get("prompt") or "").split())
     if len(prompt) > 48:

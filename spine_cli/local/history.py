@@ -36,11 +36,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from spine_cli.local.schema import BUSY_TIMEOUT_S, prepare
 
+from spine_cli.api.models import RunStatus
+
 if TYPE_CHECKING:
     from spine_cli.api.models import Run
     from spine_cli.local.settings import Settings
 
 PROMPT_EXCERPT = 200
+# The status word of a create whose outcome is unknown (its row has no run id).
+UNCONFIRMED = "unconfirmed"
 T = TypeVar("T")
 Row = dict[str, Any]
 
@@ -50,7 +54,7 @@ class RecordedRun:
     """What the history keeps of a create."""
 
     run_id: str | None
-    status: str = "running"
+    status: str = RunStatus.RUNNING.value
     canvas_id: str | None = None
     prompt: str = ""
     template: str | None = None
@@ -198,7 +202,7 @@ class History:
              all_profiles: bool = False) -> list[Row]:
         """Recent runs, newest first, for the current profile and base URL."""
         where, params = self.scope(settings, all_profiles)
-        if status == "unconfirmed":
+        if status == UNCONFIRMED:
             where += " AND unconfirmed = 1"
         elif status:
             where += " AND status = ? AND unconfirmed = 0"

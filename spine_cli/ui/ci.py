@@ -143,7 +143,7 @@ def summary_markdown(tracked: list[Tracked], download: str | None = None) -> str
 
 def _run_summary(t: Tracked, download_dir: str | None) -> str:
     run = t.run
-    status = one_line(run.status_text) if run else "unknown"
+    status = one_line(run.status_text) if run else RunStatus.UNKNOWN.value
     icon = run_style(run.status if run else None).icon
     lines = [f"### {icon} Spine run `{t.run_id}`: {_md(status)}", "",
              "| | |", "|---|---|", f"| Status | {_md(status)} (exit {t.exit_code}) |"]
@@ -227,7 +227,7 @@ def _md(text: str) -> str:
 def _annotate(output: "Output", t: Tracked) -> None:
     code = t.exit_code or 0
     status = t.status
-    word = one_line(t.run.status_text) if t.run else "unknown"
+    word = one_line(t.run.status_text) if t.run else RunStatus.UNKNOWN.value
     if code == 0 and status is RunStatus.PARTIAL:
         kind, what = "warning", "ended partial (accepted by --partial-ok)"
     elif code == 0:
