@@ -68,3 +68,27 @@ def test_the_live_display_rides_out_an_outage_and_says_so(api):
     assert "Run:" in screen and "completed" in screen  # then the result
     statuses = [r["status"] for r in api.requests() if r["path"] == f"/v1/run/{run_id}"]
     assert statuses[:2] == [503, 503] and statuses[-1] == 200
+
+
+def test_only_the_named_group_is_built_for_a_command(tmp_path):
+    """Typer inspects every registered command on every call: `spine run …` builds `run` only
+    (bench/startup.py measures what that saves); root help still lists every group."""
+    from spine_cli.app import GROUPS, named_group
+
+    assert named_group(["run", "get", "x"]) == "run"
+    assert named_group(["--profile", "run", "-v", "canvas", "dag"]) == "canvas"
+    assert named_group(["--json", "--ci", "none", "webhook", "verify"]) == "webhook"
+    assert named_group(["--help"]) is None and named_group(["runn"]) is None
+    probe = ("import sys\nsys.argv = ['spine', 'run', '--help']\n"
+             "from spine_cli.app import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('spine_cli.commands.')))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60)
+    loaded = out.stdout.strip().splitlines()[-1]
+    assert "spine_cli.commands.run" in loaded and "spine_cli.commands.webhook" not in loaded
+    assert "spine_cli.commands.auth'" not in loaded
+    whole = subprocess.run([sys.executable, "-m", "spine_cli", "--help"], capture_output=True,
+                           text=True, timeout=60)
+    assert whole.returncode == 0
+    assert all(f" {name} " in whole.stdout for name, _ in GROUPS)

@@ -162,4 +162,7 @@ def test_event_choices_are_the_documented_event_types():
     from spine_cli.emulator.config import WEBHOOK_EVENTS
     from spine_cli.webhooks.events import EVENT_TYPES
 
+    from spine_cli.commands.webhook_shared import EVENT_TYPES as CLI_EVENT_TYPES
+
     assert [e.value for e in EventType] == list(EVENT_TYPES) == list(WEBHOOK_EVENTS)
+    assert CLI_EVENT_TYPES == EVENT_TYPES

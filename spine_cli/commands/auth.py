@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,9 @@ from spine_cli.commands.shared import command, invocation
 from spine_cli.context import Invocation
 from spine_cli.errors import (AuthenticationError, ConfigError, MissingKeyError, NotFoundError,
                               SpineError, UsageError)
-from spine_cli.local.settings import Settings, SourceKind
+
+if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
 
 app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
 
@@ -31,7 +33,7 @@ NoVerifyOpt = Annotated[bool, typer.Option(
     "--no-verify", help="Do not ask the API whether it accepts the key.")]
 
 
-def verify_key(inv: Invocation, settings: Settings) -> bool:
+def verify_key(inv: Invocation, settings: "Settings") -> bool:
     """True when the API accepts settings' key; AuthenticationError when it refuses it."""
     with inv.client(settings) as client:
         try:
@@ -110,7 +112,7 @@ def auth_login(
 
         spine --base-url http://127.0.0.1:8787 auth login --profile local
     """
-    from spine_cli.local.settings import check_profile_name, config_path, mask_key
+    from spine_cli.local.settings import SourceKind, check_profile_name, config_path, mask_key
 
     inv = invocation(ctx, json_=json_, quiet=quiet)
     settings = inv.settings_for(profile, allow_new_profile=True)
@@ -136,7 +138,7 @@ def auth_login(
     _note_env_override(inv)
 
 
-def _verify_new_key(inv: Invocation, candidate: Settings, profile_flag: str) -> None:
+def _verify_new_key(inv: Invocation, candidate: "Settings", profile_flag: str) -> None:
     try:
         verify_key(inv, candidate)
     except AuthenticationError as exc:
@@ -173,7 +175,7 @@ def auth_status(
 
         spine auth status --profile staging --json
     """
-    from spine_cli.local.settings import config_path, mask_key
+    from spine_cli.local.settings import SourceKind, config_path, mask_key
 
     inv = invocation(ctx, json_=json_)
     settings = inv.settings_for(profile)
@@ -206,7 +208,7 @@ def auth_status(
         raise error
 
 
-def _profile_flag(settings: Settings) -> str:
+def _profile_flag(settings: "Settings") -> str:
     return f" --profile {settings.profile}" if settings.profile != "default" else ""
 
 
