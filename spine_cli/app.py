@@ -1,15 +1,22 @@
-"""The root Typer app: global options, command groups, main()."""
+"""The root Typer app: global options, command groups, main().
+
+Typer inspects every command it registers, on every invocation, so `main()`
+registers only the group the command line names (`spine run get …` builds
+the `run` group alone; root help, completion and an unknown name build them
+all). `from spine_cli.app import app` gives the whole app, built on first use.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 import textwrap
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated, Iterable, Optional
 
 import typer
 
-from spine_cli.commands import auth, canvas, config, emulator, run, webhook
 from spine_cli.commands.options import complete_profile
 from spine_cli.context import Flags, Invocation, Seams
 from spine_cli.errors import EXIT_CODE_TABLE, ExitCode
@@ -54,20 +61,13 @@ class CIMode(str, Enum):
     none = "none"
 
 
-app = typer.Typer(
-    name="spine",
-    help="Run Spine agents from the command line: submit a prompt and files, "
-    "follow the run, fetch the artifacts.",
-    epilog=_epilog(),
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(run.app, name="run")
-app.add_typer(canvas.app, name="canvas")
-app.add_typer(auth.app, name="auth")
-app.add_typer(config.app, name="config")
-app.add_typer(emulator.app, name="emulator")
-app.add_typer(webhook.app, name="webhook")
+# The command groups, in help order, and the module holding each one's Typer app.
+GROUPS = [("run", "spine_cli.commands.run"), ("canvas", "spine_cli.commands.canvas"),
+          ("auth", "spine_cli.commands.auth"), ("config", "spine_cli.commands.config"),
+          ("emulator", "spine_cli.commands.emulator"),
+          ("webhook", "spine_cli.commands.webhook")]
+# Global options that take a value (their value is never the group's name).
+_VALUE_OPTIONS = ("--profile", "--base-url", "--ci")
 
 
 def _version_callback(value: bool) -> None:
@@ -78,7 +78,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
     profile: Annotated[Optional[str], typer.Option(
@@ -112,19 +111,61 @@ def root(
         raise typer.Exit(0)
 
 
+def build(names: Iterable[str] | None = None) -> typer.Typer:
+    """The root app with the named groups (all of them by default)."""
+    wanted = None if names is None else set(names)
+    root_app = typer.Typer(
+        name="spine",
+        help="Run Spine agents from the command line: submit a prompt and files, "
+        "follow the run, fetch the artifacts.",
+        epilog=_epilog(),
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root_app.callback(invoke_without_command=True)(root)
+    for name, module in GROUPS:
+        if wanted is None or name in wanted:
+            root_app.add_typer(importlib.import_module(module).app, name=name)
+    return root_app
+
+
+def named_group(argv: list[str]) -> str | None:
+    """The command group the arguments name, if a known one (else None: build them all)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in dict(GROUPS) else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # PEP 562: the whole app for tests, tools and Typer's own completion, built once.
+    if name == "app":
+        whole = build()
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(name)
+
+
 def main() -> None:
     """Run the app (the `spine` entry point, spine_cli.entry, answers <Tab> before this)."""
     from spine_cli.ui.output import report_text
 
+    completing = bool(os.environ.get("_SPINE_COMPLETE"))
+    group = None if completing else named_group(sys.argv[1:])
     try:
         # A fixed program name: usage lines and Typer's completion variable
         # (_SPINE_COMPLETE) stay the same under `python -m spine_cli` or a wrapper.
-        app(prog_name="spine")
+        build([group] if group else None)(prog_name="spine")
     except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. during import)
         report_text("\nInterrupted.")
         sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:  # `spine --help | head -1`: end quietly
-        from spine_cli.commands.shared import silence_stdout
+        from spine_cli.ui.output import silence_stdout
 
         silence_stdout()
         sys.exit(int(ExitCode.BROKEN_PIPE))

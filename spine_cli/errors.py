@@ -248,7 +248,7 @@ class CreateInterruptedError(InterruptedError_):
             super().__init__("Interrupted before the create request was complete: no run was "
                              "created.")
         self.ambiguous = ambiguous
-        self.exit_code = int(exit_code)
+        self.exit_code = ExitCode(exit_code)
 
 
 def api_error_for_status(

@@ -143,7 +143,7 @@ def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
                                        on_upload=bar.advance, origin=run_origin())
         announce(inv.output, created, follow=follow, watch=watch)
         if options is None:
-            ci.report_created(inv, created)
+            ci.report_created(inv.flags.ci, inv.output, created)
             return 0
         estimate = created.estimated_seconds
         return follow_runs(inv, client, [created.run_id], options, watch=watch,

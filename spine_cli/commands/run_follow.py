@@ -42,15 +42,18 @@ def run_get(ctx: typer.Context, run: RunArg, json_: JsonOpt = False, quiet: Quie
 
         STATUS=$(spine run get @last -q)
     """
-    from spine_cli.ui.render import render_run
-
     inv = invocation(ctx, json_=json_, quiet=quiet)
     (run_id,) = inv.resolve_runs([run])
     with inv.client() as client:
         got = client.get_run(run_id)
     inv.history.observe(inv.settings, got)
-    inv.output.show(json=got.raw, quiet=[got.status_text],
-                    human=lambda: render_run(inv.output, got))
+
+    def human() -> None:
+        from spine_cli.ui.render import render_run  # not needed for --json and -q
+
+        render_run(inv.output, got)
+
+    inv.output.show(json=got.raw, quiet=[got.status_text], human=human)
 
 
 @command

@@ -81,8 +81,8 @@ def run_list(
 
     def fetch() -> list[dict[str, Any]]:
         # -q prints ids only: an id-less unconfirmed row would use up the --limit unseen.
-        return inv.history.list(settings, limit=limit or None, status=wanted,
-                                all_profiles=all_profiles, with_ids=inv.output.quiet)
+        return inv.history.recent(settings, limit=limit or None, status=wanted,
+                                  all_profiles=all_profiles, with_ids=inv.output.quiet)
 
     runs = fetch()
     if refresh and _refresh(inv, runs):

@@ -18,7 +18,6 @@ import contextlib
 import functools
 import os
 import signal
-import sys
 import threading
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -64,6 +63,8 @@ def command(func: F) -> F:
             _output(ctx).note("\nTerminated." if isinstance(exc, Terminated) else "\nInterrupted.")
             raise typer.Exit(interrupt_code(exc)) from None
         except BrokenPipeError:
+            from spine_cli.ui.output import silence_stdout
+
             silence_stdout()
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except Exception as exc:  # a bug: say so, briefly
@@ -95,13 +96,6 @@ def _output(ctx: typer.Context | None) -> Any:
     if isinstance(inv, Invocation) and "mode" in inv.__dict__:
         return inv.output
     return Output(OutputMode())
-
-
-def silence_stdout() -> None:
-    """After EPIPE: point stdout at /dev/null so the interpreter's final flush is quiet."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from typing import IO, Any, Callable
 
 from spine_cli.api.catalog import BLOCK_TYPES, TEMPLATES, UPLOAD_EXTENSIONS
 from spine_cli.api.client import FilePart, SpineClient, normalize_base_url
-from spine_cli.api.models import CreatedRun
+from spine_cli.api.models import CreatedRun, RunStatus
 from spine_cli.errors import CreateInterruptedError, CreateUncertainError, UsageError
 from spine_cli.local.history import History, RecordedRun
 
@@ -293,7 +293,7 @@ def send(client: SpineClient, history: History, settings: Any, spec: CreateSpec,
     names = [f.filename for f in spec.files]
 
     def unconfirmed(why: str) -> None:
-        history.record(settings, RecordedRun(None, "unknown", prompt=spec.prompt,
+        history.record(settings, RecordedRun(None, RunStatus.UNKNOWN.value, prompt=spec.prompt,
                                              template=spec.template, blocks=spec.blocks,
                                              files=names, spec=spec.record(), unconfirmed=True,
                                              origin=origin, note=why))

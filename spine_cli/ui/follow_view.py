@@ -23,34 +23,30 @@ PARTIAL_OK = "--partial-ok makes it 0"
 
 if TYPE_CHECKING:
     from spine_cli.api.canvas import TaskTree
-    from spine_cli.context import Invocation
     from spine_cli.runs.follow import FollowOutcome
     from spine_cli.runs.waiter import Tracked, WaitOptions
     from spine_cli.ui.output import Output
 
 
-def make_reporter(inv: "Invocation", *, watch: bool = False,
+def make_reporter(output: "Output", clock: Callable[[], float], *, watch: bool = False,
                   tasks_fetch: Callable[[str], "TaskTree"] | None = None) -> NullReporter:
     """The reporter for this invocation's output situation."""
-    output = inv.output
     if output.mode.json and watch:
         return JsonEventReporter(output)
     if output.quiet:
         # -q keeps stdout to ids, but a silent 2-hour wait looks dead to a CI watchdog.
-        return PlainReporter(output, inv.seams.clock, heartbeat=300.0) if output.mode.ci \
+        return PlainReporter(output, clock, heartbeat=300.0) if output.mode.ci \
             else NullReporter()
     if output.live:
         from spine_cli.ui.live import LiveReporter
 
-        return LiveReporter(output.err, tasks_fetch=tasks_fetch if watch else None,
-                            clock=inv.seams.clock)
-    return PlainReporter(output, inv.seams.clock)
+        return LiveReporter(output.err, tasks_fetch=tasks_fetch if watch else None, clock=clock)
+    return PlainReporter(output, clock)
 
 
-def present(inv: "Invocation", outcome: "FollowOutcome", options: "WaitOptions", *,
-            watch: bool = False, download: str | None = None) -> int:
+def present(output: "Output", ci_mode: str, outcome: "FollowOutcome", options: "WaitOptions",
+            *, watch: bool = False, download: str | None = None) -> int:
     """Print the outcome of a follow and write the CI outputs; return the exit code."""
-    output = inv.output
     if outcome.interrupted:
         _interrupted(output, outcome, watch)
     else:
@@ -61,7 +57,7 @@ def present(inv: "Invocation", outcome: "FollowOutcome", options: "WaitOptions",
             if error is not None:
                 output.error(error)
         _results(output, outcome, watch)
-    ci.report_runs(inv, outcome.tracked, download=download)
+    ci.report_runs(ci_mode, output, outcome.tracked, download=download)
     return outcome.exit_code
 
 

@@ -242,6 +242,15 @@ def report_error(exc: "SpineError", output: Output | None = None) -> None:
     (output or Output(OutputMode())).error(exc)
 
 
+def silence_stdout() -> None:
+    """After EPIPE (`| head`): point stdout at /dev/null so the final flush is quiet."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def report_text(text: str) -> None:
     """A plain line on stderr from the command wrapper (internal errors, interrupts)."""
     Output(OutputMode()).note(text)

@@ -56,7 +56,7 @@ def status_line(run: Run) -> str:
         if p and p.tasks_total:
             return (f"running {p.tasks_completed}/{p.tasks_total} tasks, "
                     f"{format_duration(p.elapsed_ms / 1000)} elapsed")
-        return "running"
+        return RunStatus.RUNNING.value
     if run.duration_ms is not None:
         return f"{word} in {format_duration(run.duration_ms / 1000)}"
     return word
@@ -202,7 +202,7 @@ def render_summary(output: "Output", runs: list[tuple[str, Run | None, int]]) ->
     """One line per run (several-run waits): id, status, exit code; then, under a failed
     or partial run, its errors and the next step."""
     for run_id, run, code in runs:
-        text = status_line(run) if run else "unknown"
+        text = status_line(run) if run else RunStatus.UNKNOWN.value
         output.data(f"{run_id}  {text}  (exit {code})")
         for line in outcome_lines(run) if run else []:
             output.data(line if line.startswith("  ") else f"  {line}")

@@ -25,6 +25,7 @@ from spine_cli.ui.styles import recorded_style
 from spine_cli.ui.textsafe import one_line, sanitize
 
 if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
     from spine_cli.ui.output import Output
 
 SHORT_ID = 8
@@ -39,7 +40,7 @@ class ListRequest:
     status: str | None = None
 
 
-def render_run_list(out: "Output", runs: list[Row], settings: Any, request: ListRequest,
+def render_run_list(out: "Output", runs: list[Row], settings: "Settings", request: ListRequest,
                     elsewhere: dict[tuple[str, str, str | None], int]) -> None:
     """The history rows: a table on a terminal, aligned text when piped, ids with -q."""
     if out.json:
@@ -60,7 +61,7 @@ def render_run_list(out: "Output", runs: list[Row], settings: Any, request: List
     _notes(out, runs, settings)
 
 
-def _say_empty(out: "Output", settings: Any, request: ListRequest,
+def _say_empty(out: "Output", settings: "Settings", request: ListRequest,
                elsewhere: dict[tuple[str, str, str | None], int]) -> None:
     what = f"{request.status} runs" if request.status else "runs"
     scope = "" if request.all_profiles else \
@@ -77,7 +78,7 @@ def _say_empty(out: "Output", settings: Any, request: ListRequest,
                  "spine emulator exec -- spine run create -p PROMPT --watch)")
 
 
-def _table(runs: list[Row], settings: Any, all_profiles: bool,
+def _table(runs: list[Row], settings: "Settings", all_profiles: bool,
            wide: bool) -> tuple[list[str], list[list[str]]]:
     where = all_profiles or any(r.get("origin") == "emulator" for r in runs)
     header = ["RUN", "STATUS", "CREATED", "TEMPLATE", "FILES", *(["WHERE"] * where), "PROMPT"]
@@ -119,7 +120,7 @@ def _template(run: Row) -> str:
     return one_line(run["template"] or "auto")  # the API's default, sent when none is given
 
 
-def _where(run: Row, settings: Any, all_profiles: bool, wide: bool) -> str:
+def _where(run: Row, settings: "Settings", all_profiles: bool, wide: bool) -> str:
     if run.get("origin") == "emulator":
         return "emulator (ended)" if emulator_ended(run, settings) else "emulator"
     if not all_profiles:
@@ -136,7 +137,7 @@ def _local_time(stamp: str, wide: bool) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M" if wide else "%m-%d %H:%M")
 
 
-def _notes(out: "Output", runs: list[Row], settings: Any) -> None:
+def _notes(out: "Output", runs: list[Row], settings: "Settings") -> None:
     """Why a create is unconfirmed and how to dismiss it; what `emulator (ended)` means."""
     for run in runs:
         if run["unconfirmed"]:
