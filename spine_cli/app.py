@@ -66,6 +66,8 @@ GROUPS = [("run", "spine_cli.commands.run"), ("canvas", "spine_cli.commands.canv
           ("auth", "spine_cli.commands.auth"), ("config", "spine_cli.commands.config"),
           ("emulator", "spine_cli.commands.emulator"),
           ("webhook", "spine_cli.commands.webhook")]
+# Commands at the top level (no group), each a function of that name in its module.
+COMMANDS = [("doctor", "spine_cli.commands.doctor")]
 # Global options that take a value (their value is never the group's name).
 _VALUE_OPTIONS = ("--profile", "--base-url", "--ci")
 
@@ -126,6 +128,9 @@ def build(names: Iterable[str] | None = None) -> typer.Typer:
     for name, module in GROUPS:
         if wanted is None or name in wanted:
             root_app.add_typer(importlib.import_module(module).app, name=name)
+    for name, module in COMMANDS:
+        if wanted is None or name in wanted:
+            root_app.command(name)(getattr(importlib.import_module(module), name))
     return root_app
 
 
@@ -138,7 +143,7 @@ def named_group(argv: list[str]) -> str | None:
         elif arg in _VALUE_OPTIONS:
             skip = True
         elif not arg.startswith("-"):
-            return arg if arg in dict(GROUPS) else None
+            return arg if arg in dict(GROUPS + COMMANDS) else None
     return None
 
 

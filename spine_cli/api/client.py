@@ -67,6 +67,16 @@ def origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What `SpineClient.probe` learnt from one answer."""
+
+    status: int
+    latency: float          # seconds from sending to the answer's headers
+    date: str | None        # the answer's Date header, as sent
+    request_id: str | None  # its X-Request-ID
+
+
 @dataclass
 class FilePart:
     """One uploaded file: where it is read from and what the server is told."""
@@ -137,7 +147,7 @@ class SpineClient:
 
     # -- hooks -------------------------------------------------------------
     def _add_key(self, request: httpx.Request) -> None:
-        if origin(request.url) == self._origin:
+        if self._key and origin(request.url) == self._origin:
             request.headers["X-API-KEY"] = self._key
         else:
             request.headers.pop("X-API-KEY", None)
@@ -263,6 +273,25 @@ class SpineClient:
     def _note(self, line: str) -> None:
         if self._log:
             self._log(line)
+
+    def probe(self, path: str, timeout: float = CONNECT_TIMEOUT) -> "Probe":
+        """One GET of `path`, no retries, whatever the status (for `spine doctor`).
+
+        The answer's status, round-trip time, `Date` and request id; never its body or
+        headers beyond those, and never the key. A connection that fails is a
+        NetworkError.
+        """
+        request = self._http.build_request("GET", self.base_url + path,
+                                           timeout=httpx.Timeout(timeout))
+        started = time.monotonic()
+        try:
+            with _streamed(self._http, request, follow_redirects=False) as response:
+                latency = time.monotonic() - started
+                return Probe(response.status_code, latency, response.headers.get("date"),
+                             response.headers.get("x-request-id"))
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"Cannot reach the Spine API at {self.base_url}: "
+                               f"{describe_transport_error(exc)}.") from None
 
     # -- endpoints ---------------------------------------------------------
     def create_run(self, fields: dict[str, str], files: Iterable[FilePart] = (),
