@@ -4,6 +4,7 @@ and a start-up that imports nothing heavy."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def test_watch_on_a_terminal_draws_a_live_display_then_the_result(api):
     run_id = api.emulator.create_run(api.key, "Board memo [emulate:duration=3] [emulate:tasks=12]")["run_id"]
     code, screen = run_in_pty(["run", "watch", run_id, "--poll-interval", "0.3"], tty_env(api))
     assert code == 0, screen
-    assert "━" in screen                      # the progress bar
+    assert re.search("[━─╸]{8}", screen)      # the progress bar
     assert "\x1b[" in screen                  # drawn with cursor movement / colour
     assert f"run {run_id[:8]}: " not in screen  # not the plain line format
     assert "Files" in screen and "Run:" in screen

@@ -162,22 +162,24 @@ class LiveReporter(NullReporter):
 
 
 def bar(width: int, fraction: float | None, now: float) -> Text:
-    """A bar `width` cells wide: filled to `fraction`, or a pulse moving across (None)."""
-    cells = ["━"] * width
-    styles = ["bright_black"] * width
+    """A bar `width` cells wide: filled to `fraction`, or a pulse moving across (None).
+
+    Filled cells are heavy (━) and the rest thin (─), so the bar reads without colour
+    too (NO_COLOR, a monochrome terminal, a screenshot in a bug report).
+    """
+    cells = ["─"] * width
     if fraction is None:
         head = int(now * 12) % (width + 6) - 6  # a 6-cell pulse sweeping left to right
         for i in range(max(0, head), min(width, head + 6)):
-            styles[i] = "magenta"
+            cells[i] = "━"
     else:
         filled = max(0.0, min(1.0, fraction)) * width
-        for i in range(int(filled)):
-            styles[i] = "magenta"
+        cells[:int(filled)] = ["━"] * int(filled)
         if int(filled) < width and filled - int(filled) >= 0.5:
-            cells[int(filled)], styles[int(filled)] = "╸", "magenta"
+            cells[int(filled)] = "╸"
     text = Text()
-    for cell, style in zip(cells, styles):
-        text.append(cell, style=style)
+    for cell in cells:
+        text.append(cell, style="bright_black" if cell == "─" else "magenta")
     return text
 
 
