@@ -151,7 +151,7 @@ def test_last_points_to_the_newest_run_of_another_profile(isolated_env):
     record(LOCAL, rid(9), prompt="on another host")
     result = spine("run", "get", "@last")
     assert result.exit_code == 2, result.output
-    assert (f"is of profile 'local' at http://127.0.0.1:8765: spine --profile local "
+    assert ("is of profile 'local' at http://127.0.0.1:8765: spine --profile local "
             "--base-url http://127.0.0.1:8765 run get @last") in result.stderr
 
 

@@ -7,8 +7,9 @@
         term.rows()              # the visible rows as drawn (a long line: several rows)
         term.resize(40)          # the window narrows; tmux rewraps its lines, as most do
 
-Each `Tmux` runs its own tmux server on a private socket, without the user's tmux
-configuration, and stops it on exit. tmux keeps the pane open after `spine` exits.
+Each `Tmux` runs its own tmux server on a private socket in a temporary directory,
+without the user's tmux configuration, and stops it and removes the socket on exit.
+tmux keeps the pane open after `spine` exits.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
 from typing import Callable
 
 AVAILABLE = shutil.which("tmux") is not None
@@ -29,7 +30,8 @@ class Tmux:
                  env: dict[str, str] | None = None, lines_before: int = 0) -> None:
         """`lines_before`: lines printed first, so spine starts at the bottom of the window
         (as in a terminal in use) rather than at the top of a fresh one."""
-        self.socket = f"spine-test-{uuid.uuid4().hex[:12]}"
+        self._dir = tempfile.mkdtemp(prefix="spine-tmux-")
+        self.socket = os.path.join(self._dir, "socket")
         self._env = dict(os.environ if env is None else env)
         self._env.pop("TMUX", None)  # a test run inside tmux still starts its own server
         command = [sys.executable, "-m", "spine_cli", *args]
@@ -40,7 +42,7 @@ class Tmux:
         self._tmux("set-option", "-t", "t", "remain-on-exit", "on")
 
     def _tmux(self, *args: str) -> str:
-        proc = subprocess.run(["tmux", "-f", os.devnull, "-L", self.socket, *args],
+        proc = subprocess.run(["tmux", "-f", os.devnull, "-S", self.socket, *args],
                               env=self._env, capture_output=True, text=True, timeout=10)
         if proc.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)}: {proc.stderr.strip()}")
@@ -76,8 +78,9 @@ class Tmux:
             time.sleep(0.1)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], env=self._env,
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], env=self._env,
                        capture_output=True, timeout=10)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> "Tmux":
         return self
