@@ -30,6 +30,8 @@ status into an exit code with `exit_code_for_status`.
 
 from __future__ import annotations
 
+import re
+import shlex
 from enum import IntEnum
 
 
@@ -139,8 +141,24 @@ class MissingKeyError(ConfigError):
         where = f" for profile '{profile}'" if profile else ""
         super().__init__(
             f"No API key configured{where}.",
-            hint="Set SPINE_API_KEY, or run `spine auth login`.",
+            hint=hint_with_flags("Set SPINE_API_KEY, or run `spine auth login`.", profile),
         )
+
+
+_AUTH_COMMAND = re.compile(r"\bspine auth (login|status)\b")
+
+
+def hint_with_flags(hint: str, profile: str | None, base_url: str | None = None) -> str:
+    """A hint's `spine auth login/status` with the --profile (and a --base-url flag) in use.
+
+    Without them the suggested command would act on the default profile or host, not
+    on the one that failed.
+    """
+    site = f" --base-url {shlex.quote(base_url)}" if base_url and "--base-url" not in hint \
+        else ""
+    prof = f" --profile {shlex.quote(profile)}" if profile and profile != "default" \
+        and "--profile" not in hint else ""
+    return _AUTH_COMMAND.sub(lambda m: f"spine{site} auth {m.group(1)}{prof}", hint)
 
 
 class APIError(SpineError):
@@ -233,7 +251,7 @@ class CreateInterruptedError(InterruptedError_):
             super().__init__("Interrupted before the create request was complete: no run was "
                              "created.")
         self.ambiguous = ambiguous
-        self.exit_code = int(exit_code)
+        self.exit_code = ExitCode(exit_code)
 
 
 def api_error_for_status(

@@ -79,7 +79,7 @@ def test_the_run_id_reaches_stdout_while_the_history_is_locked(liar):
     assert proc.returncode == 0, err
     assert out == ""
     assert err == f"Created run {RID}. Follow it with: spine run watch {RID}\n"
-    rows = History(history_path(), warn=pytest.fail).list(
+    rows = History(history_path(), warn=pytest.fail).recent(
         Settings("default", None, liar.base_url))
     assert [r["run_id"] for r in rows] == [RID]  # recorded once the lock was released
 

@@ -30,13 +30,13 @@ def test_create_records_and_get_updates_the_history(api, tmp_path):
     attachment.write_text("# brief\n")
     run_id = ok("run", "create", "-q", "-t", "memo", "-f", str(attachment),
                 "--prompt", "Write a memo [emulate:duration=5]").stdout.strip()
-    [row] = history().list(load_settings())
+    [row] = history().recent(load_settings())
     assert row["run_id"] == run_id and row["status"] == "running"
     assert row["template"] == "memo" and row["files"] == ["brief.md"]
     assert row["prompt"].startswith("Write a memo") and row["base_url"] == api.base_url
     api.emulator.advance(600)
     assert ok("run", "get", "@last", "-q").stdout.strip() == "completed"
-    [row] = history().list(load_settings())
+    [row] = history().recent(load_settings())
     assert row["status"] == "completed" and row["canvas_id"]
 
 
@@ -75,7 +75,7 @@ def test_twenty_concurrent_run_create_processes(api):
     assert [err for _, err in outputs] == [""] * 20
     created = {out.strip(): n for n, (out, _) in enumerate(outputs)}
     assert len(created) == 20
-    rows = history().list(load_settings(), limit=None)
+    rows = history().recent(load_settings(), limit=None)
     assert {r["run_id"]: r["prompt"] for r in rows} == {
         run_id: f"concurrent {n}" for run_id, n in created.items()}
     assert {r["status"] for r in rows} == {"running"}

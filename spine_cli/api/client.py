@@ -29,6 +29,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import httpx  # noqa: E402
 
+from spine_cli.api.catalog import KEY_PREFIX  # noqa: E402
 from spine_cli.api.exchange import (  # noqa: E402
     Attempt, Watchdog, describe_transport_error, streamed,
 )
@@ -59,8 +60,24 @@ def normalize_base_url(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
+def masked_key(key: str) -> str:
+    """`sk_spine_…abcd` (as `spine auth status` shows it): never enough to use the key."""
+    tail = key[-4:] if len(key) > len(KEY_PREFIX) + 8 else ""
+    return f"{KEY_PREFIX if key.startswith(KEY_PREFIX) else ''}…{tail}"
+
+
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What `SpineClient.probe` learnt from one answer."""
+
+    status: int
+    latency: float          # seconds from sending to the answer's headers
+    date: str | None        # the answer's Date header, as sent
+    request_id: str | None  # its X-Request-ID
 
 
 @dataclass
@@ -83,6 +100,7 @@ class SpineClient:
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
         log: Callable[[str], None] | None = None,
+        trace: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         budget: RequestBudget | None = None,
@@ -93,6 +111,7 @@ class SpineClient:
         self._origin = origin(httpx.URL(self.base_url))
         self._key = api_key
         self._log = log
+        self._trace = trace  # -vv: headers (the key masked) and rate-limit waits
         self._sleep, self._clock = sleep, clock
         self.policy = policy
         self.request_deadline = request_deadline
@@ -110,7 +129,7 @@ class SpineClient:
 
     # -- hooks -------------------------------------------------------------
     def _add_key(self, request: httpx.Request) -> None:
-        if origin(request.url) == self._origin:
+        if self._key and origin(request.url) == self._origin:
             request.headers["X-API-KEY"] = self._key
         else:
             request.headers.pop("X-API-KEY", None)
@@ -124,6 +143,12 @@ class SpineClient:
         rid = response.headers.get("x-request-id")
         tail = f", request id {rid}" if rid else ""
         self._log(f"{req.method} {req.url} → {response.status_code} ({ms:.0f} ms{tail})")
+        if self._trace:
+            for name, value in req.headers.items():
+                shown = masked_key(value) if name.lower() == "x-api-key" else value
+                self._trace(f"  > {name}: {shown}")
+            for name, value in response.headers.items():
+                self._trace(f"  < {name}: {value}")
 
     # -- plumbing ----------------------------------------------------------
     def close(self) -> None:
@@ -164,6 +189,8 @@ class SpineClient:
         if deadline is not None:
             wait = min(wait, max(0.0, deadline - self._clock()))
         if wait > 0:
+            if self._trace:
+                self._trace(f"waiting {wait:.1f}s: the API asked this key to slow down")
             self._sleep(wait)
 
     def _exchange(self, method: str, path: str, idempotent: bool, deadline: float | None,
@@ -238,6 +265,25 @@ class SpineClient:
     def _note(self, line: str) -> None:
         if self._log:
             self._log(line)
+
+    def probe(self, path: str, timeout: float = CONNECT_TIMEOUT) -> "Probe":
+        """One GET of `path`, no retries, whatever the status (for `spine doctor`).
+
+        The answer's status, round-trip time, `Date` and request id; never its body or
+        headers beyond those, and never the key. A connection that fails is a
+        NetworkError.
+        """
+        request = self._http.build_request("GET", self.base_url + path,
+                                           timeout=httpx.Timeout(timeout))
+        started = time.monotonic()
+        try:
+            with streamed(self._http, request, follow_redirects=False) as response:
+                latency = time.monotonic() - started
+                return Probe(response.status_code, latency, response.headers.get("date"),
+                             response.headers.get("x-request-id"))
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"Cannot reach the Spine API at {self.base_url}: "
+                               f"{describe_transport_error(exc)}.") from None
 
     # -- endpoints ---------------------------------------------------------
     def create_run(self, fields: dict[str, str], files: Iterable[FilePart] = (),

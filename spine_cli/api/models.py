@@ -224,7 +224,8 @@ class Run:
         status_text = json_str(obj.get("status"))
         if not status_text:
             raise MalformedResponseError("The API's run has no status.")
-        result = obj.get("result") if isinstance(obj.get("result"), dict) else {}
+        raw_result = obj.get("result")
+        result: Json = raw_result if isinstance(raw_result, dict) else {}
         duration = json_int(obj.get("duration_ms"))
         return cls(
             run_id=run_id,

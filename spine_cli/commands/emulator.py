@@ -191,7 +191,7 @@ def emulator_exec(
 
         spine emulator exec --speed 20 -- pytest tests/integration
 
-        spine emulator exec -- sh -c 'spine run create -q --prompt hi | xargs spine run wait'
+        spine emulator exec -- sh -c 'spine run create -q --prompt hi | spine run wait'
     """
     tmp = None if data_dir is not None else Path(tempfile.mkdtemp(prefix="spine-emulator-"))
     try:

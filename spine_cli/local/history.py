@@ -5,7 +5,7 @@
     record(settings, RecordedRun)        # a run this machine created (or tried to)
     observe(settings, run)               # update from any GET /v1/run answer
     estimates(run_ids) -> {id: seconds}  # what the API estimated at creation
-    list(settings, limit=, status=, all_profiles=) -> [Row]
+    recent(settings, limit=, status=, all_profiles=) -> [Row]
     forget(settings, row) -> bool        # drop a row (an unconfirmed create, once checked)
     lookup(...)                          # used by local.run_refs to resolve RUN arguments
 
@@ -33,11 +33,19 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from spine_cli.local.schema import BUSY_TIMEOUT_S, prepare
 
+from spine_cli.api.models import RunStatus
+
+if TYPE_CHECKING:
+    from spine_cli.api.models import Run
+    from spine_cli.local.settings import Settings
+
 PROMPT_EXCERPT = 200
+# The status word of a create whose outcome is unknown (its row has no run id).
+UNCONFIRMED = "unconfirmed"
 T = TypeVar("T")
 Row = dict[str, Any]
 
@@ -47,7 +55,7 @@ class RecordedRun:
     """What the history keeps of a create."""
 
     run_id: str | None
-    status: str = "running"
+    status: str = RunStatus.RUNNING.value
     canvas_id: str | None = None
     prompt: str = ""
     template: str | None = None
@@ -146,7 +154,7 @@ class History:
         return cursor
 
     # -- writes --------------------------------------------------------------------
-    def record(self, settings: Any, rec: RecordedRun) -> int | None:
+    def record(self, settings: "Settings", rec: RecordedRun) -> int | None:
         """Record a run this machine created (run_id None: an unconfirmed create); return
         the row number (`#N` names an unconfirmed row), None when the history is unusable."""
         from spine_cli.local.settings import canonical_base_url
@@ -168,16 +176,19 @@ class History:
                " unconfirmed = excluded.unconfirmed, updated_at = excluded.updated_at")
         return self.run(lambda conn: self.execute(conn, sql, row).lastrowid, None)
 
-    def observe(self, settings: Any, run: Any) -> None:
+    def observe(self, settings: "Settings", run: "Run") -> None:
         """Update the recorded status/canvas of a run from a GET /v1/run answer (a `Run`)."""
         run_id, status, canvas = run.run_id, run.status_text, run.canvas_id
         if not run_id or not status:
             return
+        used = getattr(getattr(run, "metadata", None), "template_used", None)
+        used = used if isinstance(used, str) and used else None
         sql = ("UPDATE runs SET status = ?, canvas_id = COALESCE(?, canvas_id), unconfirmed = 0,"
-               " duration_ms = COALESCE(?, duration_ms), updated_at = ? WHERE run_id = ? AND"
-               " (status != ? OR canvas_id IS NOT ? OR unconfirmed != 0)")
-        params = (status, canvas, run.duration_ms, now_text(), str(run_id).lower(), status,
-                  canvas)
+               " duration_ms = COALESCE(?, duration_ms), template_used = COALESCE(?,"
+               " template_used), updated_at = ? WHERE run_id = ? AND (status != ? OR canvas_id"
+               " IS NOT ? OR unconfirmed != 0 OR (? IS NOT NULL AND template_used IS NOT ?))")
+        params = (status, canvas, run.duration_ms, used, now_text(), str(run_id).lower(), status,
+                  canvas, used, used)
         self.run(lambda conn: self.write(conn, sql, params), None)
 
     def forget(self, row_key: int | str) -> bool:
@@ -202,11 +213,18 @@ class History:
 
         return self.run(read, {})
 
-    def list(self, settings: Any, *, limit: int | None = 20, status: str | None = None,
-             all_profiles: bool = False) -> list[Row]:
-        """Recent runs, newest first, for the current profile and base URL."""
+    def recent(self, settings: "Settings | None", *, limit: int | None = 20,
+               status: str | None = None, all_profiles: bool = False,
+               with_ids: bool = False) -> list[Row]:
+        """Recent runs, newest first, for the current profile and base URL.
+
+        `with_ids` leaves out unconfirmed creates that have no run id (for `-q`), so
+        `limit` counts only the rows printed.
+        """
         where, params = self.scope(settings, all_profiles)
-        if status == "unconfirmed":
+        if with_ids:
+            where += " AND run_id IS NOT NULL"
+        if status == UNCONFIRMED:
             where += " AND unconfirmed = 1"
         elif status:
             where += " AND status = ? AND unconfirmed = 0"
@@ -214,23 +232,31 @@ class History:
         sql = f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC, id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
         return [_row_dict(r) for r in rows]
 
-    def counts_elsewhere(self, settings: Any) -> dict[tuple[str, str], int]:
-        """How many runs other profiles / base URLs have (for an empty `run list`)."""
+    def counts_elsewhere(self, settings: "Settings") -> dict[tuple[str, str, str | None], int]:
+        """Runs of other profiles / base URLs: (profile, base_url, origin) → count, newest first."""
         where, params = self.scope(settings, False)
-        sql = (f"SELECT profile, base_url, COUNT(*) FROM runs WHERE NOT ({where})"
-               " GROUP BY profile, base_url ORDER BY MAX(created_at) DESC")
-        rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
-        return {(r[0], r[1]): r[2] for r in rows}
+        sql = (f"SELECT profile, base_url, origin, COUNT(*) FROM runs WHERE NOT ({where})"
+               " GROUP BY profile, base_url, origin ORDER BY MAX(created_at) DESC")
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
 
-    def row(self, row_id: int) -> Row | None:
-        rows = self.run(lambda conn: conn.execute("SELECT * FROM runs WHERE id = ?",
-                                                  (row_id,)).fetchall(), [])
+    def newest_elsewhere(self, settings: "Settings") -> Row | None:
+        """The newest run with an id outside the current profile and base URL."""
+        where, params = self.scope(settings, False)
+        sql = (f"SELECT * FROM runs WHERE NOT ({where}) AND run_id IS NOT NULL"
+               " ORDER BY created_at DESC, id DESC LIMIT 1")
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
         return _row_dict(rows[0]) if rows else None
 
-    def lookup(self, settings: Any, condition: str, params: list[Any],
+    def row(self, row_id: int) -> Row | None:
+        rows: list[sqlite3.Row] = self.run(
+            lambda conn: conn.execute("SELECT * FROM runs WHERE id = ?", (row_id,)).fetchall(), [])
+        return _row_dict(rows[0]) if rows else None
+
+    def lookup(self, settings: "Settings", condition: str, params: list[Any],
                page: str) -> list[Row] | None:
         """Rows of the current scope, newest first; None when the history is unusable."""
         where, scope = self.scope(settings, False)
@@ -240,7 +266,7 @@ class History:
         return None if rows is None else [_row_dict(r) for r in rows]
 
     @staticmethod
-    def scope(settings: Any, all_profiles: bool) -> tuple[str, list[Any]]:
+    def scope(settings: "Settings | None", all_profiles: bool) -> tuple[str, list[Any]]:
         if all_profiles or settings is None:
             return "1=1", []
         from spine_cli.local.settings import canonical_base_url

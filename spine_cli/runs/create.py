@@ -26,7 +26,7 @@ from typing import IO, Any, Callable
 
 from spine_cli.api.catalog import BLOCK_TYPES, TEMPLATES, UPLOAD_EXTENSIONS
 from spine_cli.api.client import FilePart, SpineClient, normalize_base_url
-from spine_cli.api.models import CreatedRun
+from spine_cli.api.models import CreatedRun, RunStatus
 from spine_cli.errors import CreateInterruptedError, CreateUncertainError, UsageError
 from spine_cli.local.history import History, RecordedRun
 
@@ -323,8 +323,8 @@ def _unconfirmed(history: History, settings: Any, spec: CreateSpec, origin: str 
                  why: str) -> str:
     """Record an attempt that may have made a run; return the hint that points to its row."""
     row = history.record(settings, RecordedRun(
-        None, "unknown", prompt=spec.prompt, template=spec.template, blocks=spec.blocks,
-        files=[f.filename for f in spec.files], spec=spec.record(), unconfirmed=True,
+        None, RunStatus.UNKNOWN.value, prompt=spec.prompt, template=spec.template,
+        blocks=spec.blocks, files=[f.filename for f in spec.files], spec=spec.record(), unconfirmed=True,
         origin=origin, note=why))
     if row is None:
         return ("The attempt could not be recorded in the run history: check for the run "

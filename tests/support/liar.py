@@ -112,8 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def start(self, status: int, headers: Headers, content_type: str | None,
               length: int | None, close: bool = False) -> None:
-        """Status line and headers; `close` (or no length) ends the connection after."""
-        self.send_response(status)
+        """Status line and headers; `close` (or no length) ends the connection after.
+
+        A `Date` among `headers` replaces the real one (a server whose clock is off)."""
+        if any(name.lower() == "date" for name, _ in header_pairs(headers)):
+            self.send_response_only(status)
+        else:
+            self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
         if length is not None:
