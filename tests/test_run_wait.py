@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx
 import pytest
 
 from support.cli import FakeTime, spine
@@ -311,3 +312,34 @@ def test_a_partial_run_says_why_it_exits_5_once(api):
     assert f"spine run download {run_id} -d DIR" in quiet.stderr
     ok = spine("run", "wait", run_id, "--partial-ok")
     assert ok.exit_code == 0 and "Exit 5" not in ok.stdout
+
+
+class Recording(httpx.BaseTransport):
+    """The real HTTP transport, noting (fake time, path, status) of every poll it carries."""
+
+    def __init__(self, clock) -> None:
+        self.inner, self.clock, self.seen = httpx.HTTPTransport(), clock, []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        self.seen.append((self.clock(), request.url.path, response.status_code))
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_429_on_one_run_pauses_every_poll_under_the_key(api):
+    """One request budget per key, end to end: the emulator answers one run's poll 429 with
+    Retry-After 25; no poll of any run goes out until those 25 s have passed."""
+    runs = [make_run(api, duration=600) for _ in range(3)]
+    api.emulator.fault("status", method="GET", path=f"/v1/run/{runs[1]}", status=429,
+                       retry_after=25)
+    time = FakeTime(emulator=api.emulator)
+    wire = Recording(time.clock)
+    out = spine("run", "wait", *runs, "--timeout", "3m", seams=time.seams(transport=wire))
+    assert out.exit_code == 6, out
+    limited = next(t for t, path, status in wire.seen if status == 429)
+    after = [(t, path) for t, path, status in wire.seen if t > limited]
+    assert {path.rsplit("/", 1)[1] for _, path in after} == set(runs)
+    assert min(t for t, _ in after) >= limited + 25  # all three waited, not just the one
