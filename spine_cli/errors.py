@@ -252,24 +252,3 @@ class CreateInterruptedError(InterruptedError_):
                              "created.")
         self.ambiguous = ambiguous
         self.exit_code = ExitCode(exit_code)
-
-
-def api_error_for_status(
-    status_code: int,
-    message: str,
-    request_id: str | None = None,
-    retry_after: float | None = None,
-) -> APIError:
-    """Map an HTTP status to the matching APIError subclass."""
-    if status_code == 401:
-        cls: type[APIError] = AuthenticationError
-        hint = "Check the key: `spine auth status`."
-    elif status_code == 404:
-        cls, hint = NotFoundError, None
-    elif status_code == 429:
-        cls, hint = RateLimitError, "The API is rate limiting this key; try again later."
-    elif status_code >= 500:
-        cls, hint = ServerError, "The Spine API is failing; try again later."
-    else:
-        cls, hint = BadRequestError, None
-    return cls(message, status_code, request_id, hint=hint, retry_after=retry_after)
