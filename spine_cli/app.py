@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from spine_cli.commands import auth, canvas, config, emulator, run, webhook
+from spine_cli.commands import auth, batch, canvas, config, emulator, run, webhook
 from spine_cli.commands.options import complete_profile
 from spine_cli.context import Flags, Invocation, Seams
 from spine_cli.errors import EXIT_CODE_TABLE, ExitCode
@@ -62,6 +62,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(run.app, name="run")
+app.add_typer(batch.app, name="batch")
 app.add_typer(canvas.app, name="canvas")
 app.add_typer(auth.app, name="auth")
 app.add_typer(config.app, name="config")

@@ -189,8 +189,8 @@ def test_real_bash_completes_through_the_committed_script(profiles):
 # --- 2. what is offered -------------------------------------------------------------------
 
 def test_subcommands_and_options(capsys):
-    assert values("bash", "spine ", capsys) == ["run", "canvas", "auth", "config", "emulator",
-                                               "webhook"]
+    assert values("bash", "spine ", capsys) == ["run", "batch", "canvas", "auth", "config",
+                                               "emulator", "webhook"]
     assert values("bash", "spine webhook trigger --event run.", capsys) == [
         "run.started", "run.completed", "run.failed"]
     assert values("bash", "spine run w", capsys) == ["wait", "watch"]

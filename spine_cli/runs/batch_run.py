@@ -1,0 +1,366 @@
+"""`spine batch run`: create, wait for and download the runs of a batch's rows.
+
+    opened = batch_plan.open_batch(state, batch, shard, …)      # lock, bind, resume
+    outcome = BatchRunner(client, history, settings, state, rows, options, events,
+                          fetcher, clock=…, sleep=…).run()
+
+One loop in the calling thread; the HTTP work runs on a few daemon threads
+(`batch_jobs.DaemonPool`) sharing the client's one connection pool.
+
+- Creates start as slots free up: at most `Throttle.limit` runs in flight
+  (rows `creating` or `created` and not yet ended; `--concurrency` at most).
+  A row is claimed (`mark_creating`, committed) before its POST, and the
+  answer is recorded by the job itself (`batch_jobs.create_row`): `created`
+  with the run id, `uncertain` after an ambiguous failure (never re-sent
+  automatically), `not_created` after a refusal. A 429 or a connection that
+  never opened puts the row back in the queue, pauses creates under the
+  retry policy and counts against `--max-outage`.
+- Waiting is `runs.waiter`'s: each created run is a `Tracked` driven through
+  the same estimate-aware schedule, retries and outage budget as `run wait`
+  (`Waiter.track/poll/settle`); the key's `RequestBudget` (the client's)
+  holds back creates and polls alike after a 429 or `Retry-After`, and the
+  throttle halves the concurrency after repeated pauses and grows it back.
+- A run that ends is recorded (`mark_finished`); with `--download DIR` its
+  artifacts go to `DIR/<safe key>/` (`record_download`).
+- `--max-runs N` stops creating after N runs were (or may have been) created
+  in this invocation; `--timeout` ends the invocation (rows left `pending` or
+  `created` are exit 6: the same command resumes). Creates under way are
+  given up to `CREATE_GRACE` seconds to answer when the loop stops
+  (timeout, Ctrl-C, SIGTERM), so their answers are recorded; a row still
+  `creating` becomes `uncertain` on the next resume.
+
+Nothing here prints: everything goes to `BatchEvents` (ui/batch_view.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import TYPE_CHECKING, Any, Callable
+
+from spine_cli.api.retry import POLL_POLICY
+from spine_cli.errors import AuthenticationError, ExitCode, SpineError, interrupt_code
+from spine_cli.runs.batch_events import BatchEvents, BatchOptions, BatchOutcome, Ledger, RowChange
+from spine_cli.runs.batch_jobs import CreateResult, DaemonPool, Throttle, create_row, download_row
+from spine_cli.runs.follow import schedule_estimates
+from spine_cli.runs.schedule import next_poll_delay
+from spine_cli.runs.waiter import Tracked, Waiter
+
+if TYPE_CHECKING:
+    from spine_cli.api.client import SpineClient
+    from spine_cli.api.models import Run
+    from spine_cli.api.transfer import Fetcher
+    from spine_cli.local.batch_state import BatchState
+    from spine_cli.local.history import History
+    from spine_cli.runs.batch_input import BatchRow
+
+CREATE_GRACE = 15.0   # seconds creates under way may take to answer once the loop stops
+TICK = 15.0           # the loop wakes at least this often (heartbeats)
+POLL_SLOTS, CREATE_SLOTS, DOWNLOAD_SLOTS = 8, 8, 4
+
+
+class _PollEvents:
+    """The waiter's events, passed on with the row's key."""
+
+    def __init__(self, runner: "BatchRunner") -> None:
+        self.runner = runner
+
+    def update(self, t: Tracked) -> None:
+        self.runner.on_poll(t)
+
+    def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
+        self.runner.on_poll_problem(t, exc, delay)
+
+
+class BatchRunner:
+    def __init__(self, client: "SpineClient", history: "History", settings: Any,
+                 state: "BatchState", rows: list["BatchRow"], options: BatchOptions,
+                 events: BatchEvents, fetcher: "Fetcher", *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 estimates: Callable[[list[str]], dict[str, float]] | None = None) -> None:
+        self.client, self.history, self.settings = client, history, settings
+        self.state, self.options, self.events, self.fetcher = state, options, events, fetcher
+        self.clock, self.sleep = clock, sleep
+        self._estimates = estimates or (lambda ids: schedule_estimates(history, ids))
+        self.rows = {r.key: r for r in rows}
+        self.waiter = Waiter(self._fetch, options.wait, _PollEvents(self), clock=clock,
+                             sleep=sleep, budget=client.budget)
+        self.throttle = Throttle(options.concurrency)
+        self.pool = DaemonPool(POLL_SLOTS + CREATE_SLOTS + DOWNLOAD_SLOTS)
+        self.queue: deque[BatchRow] = deque()
+        self.tracked: dict[str, Tracked] = {}
+        self.key_of: dict[str, str] = {}
+        self.seen: dict[str, tuple[str, str | None]] = {}
+        self.downloads: deque[tuple[str, str, "Run | None"]] = deque()
+        self.jobs: dict[Future[Any], tuple[str, str]] = {}  # future -> (kind, key)
+        self.ledger = Ledger(state, events, options.wait.partial_ok)
+        self.out = BatchOutcome({}, 0)
+        self.deadline: float | None = None
+        self.create_pause_until = 0.0
+        self.create_failing_since: float | None = None
+        self.create_failures = 0
+
+    # -- the loop ---------------------------------------------------------------------
+    def run(self) -> BatchOutcome:
+        start = self.clock()
+        timeout = self.options.wait.timeout
+        self.deadline = self.waiter.deadline = None if timeout is None else start + timeout
+        self._load(start)
+        try:
+            while self._busy():
+                now = self.clock()
+                if self.deadline is not None and now >= self.deadline:
+                    self.out.timed_out = True
+                    break
+                if self.throttle.observe(self.client.budget.pauses, now):
+                    self.out.backoffs += 1
+                    self.events.problem(None, "the API is rate limiting this key: at most "
+                                        f"{self.throttle.limit} runs in flight for now")
+                self._start_creates(now)
+                self._start_polls(now)
+                self._start_downloads()
+                self.events.tick(self.ledger.snapshot(list(self.tracked.items()),
+                                                       self.throttle.limit))
+                self._wait(now)
+        except KeyboardInterrupt as exc:
+            self.out.interrupted = interrupt_code(exc)
+        finally:
+            self._finish_creates()
+            self.pool.close()
+        return self._outcome()
+
+    def _load(self, now: float) -> None:
+        """Queue the work the state holds: rows to create, runs to wait on, downloads."""
+        waiting = []
+        for row in self.state.rows():
+            if row.key not in self.rows:
+                continue
+            self.ledger.set(row.key, row.state)
+            if row.state in ("pending", "not_created"):
+                self.queue.append(self.rows[row.key])
+            elif row.state == "created" and row.run_id:
+                waiting.append((row.key, row.run_id))
+            elif (row.state == "done" and self.options.download and row.run_id
+                  and row.status in ("completed", "partial") and not row.download_ok):
+                self.downloads.append((row.key, row.run_id, None))
+        estimates = self._estimates([rid for _, rid in waiting]) if waiting else {}
+        for key, run_id in waiting:
+            self._follow(key, Tracked(run_id, estimated=estimates.get(run_id)), now)
+
+    def _busy(self) -> bool:
+        return bool(self.jobs or self.tracked or self.downloads
+                    or (self.queue and self._may_create()))
+
+    def _may_create(self) -> bool:
+        if self.out.halted is not None or self.out.timed_out:
+            return False
+        limit = self.options.max_runs
+        return limit is None or self.out.created + self._count("create") < limit
+
+    def _in_flight(self) -> int:
+        return len(self.tracked) + self._count("create")
+
+    def _count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.jobs.values() if k == kind)
+
+    def _start_creates(self, now: float) -> None:
+        if now < max(self.create_pause_until, self.client.budget.ready_at()):
+            return
+        while (self.queue and self._may_create() and self._in_flight() < self.throttle.limit
+               and self._count("create") < CREATE_SLOTS):
+            row = self.queue.popleft()
+            if not self.state.mark_creating(row.key):
+                continue  # not claimable any more (another process took it)
+            self.ledger.set(row.key, "creating")
+            future = self.pool.submit(create_row, self.client, self.history, self.settings,
+                                      self.state, row, self.options.origin)
+            self.jobs[future] = ("create", row.key)
+
+    def _start_polls(self, now: float) -> None:
+        polling = {key for kind, key in self.jobs.values() if kind == "poll"}
+        for key, t in self.tracked.items():
+            if len(polling) >= POLL_SLOTS:
+                return
+            if key not in polling and self.waiter.due_at(t) <= now:
+                self.jobs[self.pool.submit(self.waiter.poll, t)] = ("poll", key)
+                polling.add(key)
+
+    def _start_downloads(self) -> None:
+        while self.downloads and self._count("download") < DOWNLOAD_SLOTS:
+            key, run_id, run = self.downloads.popleft()
+            directory = self._directory(key)
+            future = self.pool.submit(download_row, self.client, self.state, self.fetcher, key,
+                                      run_id, run, directory,
+                                      lambda text, key=key: self.events.problem(key, text))
+            self.jobs[future] = ("download", key)
+
+    def _directory(self, key: str) -> str:
+        from pathlib import Path
+
+        assert self.options.download is not None
+        return str(Path(self.options.download) / self.rows[key].dir_name)
+
+    def _wait(self, now: float) -> None:
+        wake = [now + TICK]
+        if self.deadline is not None:
+            wake.append(self.deadline)
+        polling = {key for kind, key in self.jobs.values() if kind == "poll"}
+        wake += [self.waiter.due_at(t) for k, t in self.tracked.items() if k not in polling]
+        if self.queue and self._may_create() and self._in_flight() < self.throttle.limit:
+            wake.append(max(self.create_pause_until, self.client.budget.ready_at()))
+        timeout = max(0.0, min(wake) - now)
+        if not self.jobs:
+            if timeout > 0:
+                self.sleep(timeout)
+            return
+        finished, _ = wait(list(self.jobs), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in finished:
+            kind, key = self.jobs.pop(future)
+            getattr(self, f"_{kind}_done")(key, future)
+
+    # -- answers ------------------------------------------------------------------------
+    def _create_done(self, key: str, future: "Future[CreateResult]") -> None:
+        result = future.result()  # a bug in the job is raised here (the row is uncertain)
+        now = self.clock()
+        change = RowChange(key, result.outcome, message=result.error.message
+                           if result.error else None)
+        if result.outcome in ("throttled", "unreachable"):
+            self._create_failed(key, result.error, now)
+            return
+        self.ledger.set(key, {"created": "created", "uncertain": "uncertain"}.get(
+            result.outcome, "not_created"))
+        if result.outcome == "created" and result.created is not None:
+            created = result.created
+            self.out.created += 1
+            self.create_failing_since, self.create_failures = None, 0
+            self.throttle.success()
+            change.run_id, change.status = created.run_id, created.status.value
+            self.events.row(change)
+            self._follow(key, Tracked(created.run_id, estimated=created.estimated_seconds), now,
+                         fresh=bool(created.canvas_id))
+            return
+        if result.outcome == "uncertain":
+            self.out.created += 1
+            self.out.uncertain.append(key)
+        elif isinstance(result.error, AuthenticationError):
+            self.out.halted = result.error  # every other create would be refused alike
+        change.what = "not_created" if result.outcome == "refused" else result.outcome
+        self.events.row(change)
+        self.ledger.emit(key)
+
+    def _create_failed(self, key: str, error: SpineError | None, now: float) -> None:
+        """A 429 or an unreachable API: no run; the row goes back to the queue, after a pause."""
+        self.ledger.set(key, "not_created")
+        self.queue.appendleft(self.rows[key])
+        self.create_failing_since = self.create_failing_since or now
+        delay = POLL_POLICY.delay(self.create_failures, getattr(error, "retry_after", None))
+        self.create_failures += 1
+        self.create_pause_until = now + delay
+        text = error.message if error else "create failed"
+        if now - self.create_failing_since >= self.options.wait.max_outage:
+            self.out.halted = error
+            self.events.problem(key, f"{text}; stopped creating runs")
+            return
+        self.events.problem(key, f"{text}; creating again in {delay:.0f}s")
+
+    def _poll_done(self, key: str, future: "Future[tuple[Run | None, SpineError | None]]") -> None:
+        t = self.tracked.get(key)
+        if t is None:
+            return
+        try:
+            run, exc = future.result()
+        except SpineError as error:  # not transient: a 401, a 400
+            if isinstance(error, AuthenticationError):
+                self.out.halted = error
+            self._give_up(key, error, t)
+            return
+        if run is not None:
+            self.throttle.success()
+        self.waiter.settle(t, run, exc)
+        if t.done:
+            self._ended(key, t)
+
+    def _download_done(self, key: str, future: Future[Any]) -> None:
+        result = future.result()
+        self.events.row(RowChange(key, "downloaded" if result.ok else "download_failed",
+                                  message=result.error, directory=result.directory))
+        self.ledger.emit(key)
+
+    # -- following runs -------------------------------------------------------------------
+    def _follow(self, key: str, t: Tracked, now: float, fresh: bool | None = None) -> None:
+        """Wait on a run: polled now (a resumed row) or on the schedule (a new one)."""
+        self.tracked[key] = t
+        self.key_of[t.run_id] = key
+        first = now if fresh is None else now + next_poll_delay(0.0, t.estimated,
+                                                                 have_canvas=fresh)
+        self.waiter.track(t, at=first)
+
+    def _fetch(self, run_id: str, deadline: float | None) -> "Run":
+        # No inner retries: the wait loop retries, reports and keeps the outage budget.
+        run = self.client.get_run(run_id, max_retries=0, deadline=deadline)
+        self.history.observe(self.settings, run)
+        return run
+
+    def on_poll(self, t: Tracked) -> None:
+        key = self.key_of[t.run_id]
+        run = t.run
+        if run is not None and not t.done:
+            seen = (run.status_text, run.canvas_id)
+            if self.seen.get(key) != seen:
+                self.seen[key] = seen
+                self.state.observe(key, run.status_text, run.canvas_id)
+        self.events.polled(key, t)
+
+    def on_poll_problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
+        self.events.poll_problem(self.key_of[t.run_id], exc, delay)
+
+    def _ended(self, key: str, t: Tracked) -> None:
+        del self.tracked[key]
+        run = t.run
+        if run is not None and run.status.terminal:
+            errors = [e for e in run.raw.get("errors") or [] if isinstance(e, dict)]
+            self.state.mark_finished(key, run.status_text, int(t.exit_code or 0),
+                                     canvas_id=run.canvas_id, errors=errors)
+        elif t.exit_code == ExitCode.NOT_FOUND and t.error is not None:
+            self.state.mark_finished(key, None, int(ExitCode.NOT_FOUND), errors=[
+                {"message": t.error.message, "exit_code": int(ExitCode.NOT_FOUND)}])
+        else:  # gave up (an outage, a status spine does not know): the run goes on
+            self._give_up(key, t.error or SpineError("the API kept failing"), t)
+            return
+        self.ledger.set(key, "done")
+        self.events.row(RowChange(key, "done", t.run_id, run.status_text if run else None,
+                                  t.exit_code, t.error.message if t.error else None))
+        if self.options.download and run is not None and run.status.has_output:
+            self.downloads.append((key, t.run_id, run))
+        else:
+            self.ledger.emit(key)
+
+    def _give_up(self, key: str, error: SpineError, t: Tracked) -> None:
+        self.tracked.pop(key, None)
+        self.ledger.given_up[key] = error
+        self.events.row(RowChange(key, "given_up", t.run_id,
+                                  exit_code=int(error.exit_code), message=error.message))
+        self.ledger.emit(key)
+
+    # -- the end --------------------------------------------------------------------------
+    def _finish_creates(self) -> None:
+        """Let creates under way answer (bounded), so their outcome is recorded."""
+        creating = [f for f, (kind, _) in self.jobs.items() if kind == "create"]
+        if creating:
+            wait(creating, timeout=CREATE_GRACE)
+        for future in creating:
+            _kind, key = self.jobs.pop(future)
+            if future.done() and future.exception() is None:
+                result = future.result()
+                if result.outcome in ("created", "uncertain"):
+                    self.out.created += 1
+                if result.outcome == "uncertain":
+                    self.out.uncertain.append(key)
+
+    def _outcome(self) -> BatchOutcome:
+        out = self.out
+        limit = self.options.max_runs
+        out.max_runs_reached = bool(self.queue) and limit is not None and out.created >= limit
+        return self.ledger.close(out, set(self.rows))
