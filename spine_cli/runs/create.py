@@ -69,13 +69,16 @@ class CreateSpec:
             out["webhook_url"] = self.webhook_url
         return out
 
-    def record(self) -> dict[str, Any]:
-        """The spec as the history keeps it (for `spine run rerun`)."""
+    def record(self, sha256: list[str | None] | None = None) -> dict[str, Any]:
+        """The spec as the history keeps it (for `spine run rerun`); `sha256`: each file's
+        digest as it was sent (hashed while streaming, see api.transfer.UploadReader)."""
+        digests = sha256 or [None] * len(self.files)
         return {"prompt": self.prompt, "template": self.template, "blocks": self.blocks,
                 "instructions": self.instructions, "webhook_url": self.webhook_url,
-                "files": [{"path": str(Path(f.source).absolute()) if f.source != "-" else "-",
+                "files": [{"path": str(f.path.absolute()) if f.source != "-" else "-",
                            "filename": f.filename, "content_type": f.content_type,
-                           "size": f.size} for f in self.files]}
+                           "size": f.size, "sha256": digest}
+                          for f, digest in zip(self.files, digests)]}
 
 
 # -- reading text inputs -----------------------------------------------------------
@@ -291,16 +294,19 @@ def send(client: SpineClient, history: History, settings: Any, spec: CreateSpec,
          on_upload: Callable[[int], None] | None = None, origin: str | None = None) -> CreatedRun:
     """POST the run and record it; an ambiguous outcome is recorded as unconfirmed."""
     names = [f.filename for f in spec.files]
+    parts = [f.part() for f in spec.files]
+
+    def record() -> dict[str, Any]:
+        return spec.record([p.sha256 for p in parts])
 
     def unconfirmed(why: str) -> None:
         history.record(settings, RecordedRun(None, "unknown", prompt=spec.prompt,
                                              template=spec.template, blocks=spec.blocks,
-                                             files=names, spec=spec.record(), unconfirmed=True,
+                                             files=names, spec=record(), unconfirmed=True,
                                              origin=origin, note=why))
 
     try:
-        created = client.create_run(spec.fields(), [f.part() for f in spec.files],
-                                    on_upload=on_upload)
+        created = client.create_run(spec.fields(), parts, on_upload=on_upload)
     except CreateUncertainError as exc:
         unconfirmed(exc.message)
         raise
@@ -310,6 +316,6 @@ def send(client: SpineClient, history: History, settings: Any, spec: CreateSpec,
         raise
     history.record(settings, RecordedRun(
         created.run_id, created.status.value, created.canvas_id, spec.prompt, spec.template,
-        spec.blocks, names, spec.record(), estimated_ms=created.estimated_duration_ms,
+        spec.blocks, names, record(), estimated_ms=created.estimated_duration_ms,
         origin=origin))
     return created

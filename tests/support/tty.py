@@ -10,12 +10,17 @@ import sys
 import time
 
 
-def run_in_pty(args: list[str], env: dict[str, str], timeout: float = 30.0) -> tuple[int, str]:
-    """`python -m spine_cli ARGS` with stdin/stdout/stderr on a pty; (exit code, screen text)."""
+def run_in_pty(args: list[str], env: dict[str, str], timeout: float = 30.0,
+               typed: bytes | None = None) -> tuple[int, str]:
+    """`python -m spine_cli ARGS` with stdin/stdout/stderr on a pty; (exit code, screen text).
+
+    `typed` is what the person types (the terminal holds it until the program reads)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "spine_cli", *args], stdin=slave,
                             stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
+    if typed:
+        os.write(master, typed)
     chunks, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.2)
