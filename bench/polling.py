@@ -14,7 +14,7 @@ two models:
             check: progress says little about the time left).
 
 Schedules compared on the same runs:
-  ours        `spine_cli.runs.polling.Waiter` (the real loop), estimate known (create --wait)
+  ours        `spine_cli.runs.waiter.Waiter` (the real loop), estimate known (create --wait)
   ours-noest  the same without the estimate (`spine run wait` on an existing run)
   sdk         spine-sdk `RunHandle.wait`: 2 s, doubling to 30 s
   docs-20s    the docs' advice, fixed 20 s
@@ -31,11 +31,14 @@ from __future__ import annotations
 import math
 import random
 import statistics
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from spine_cli.runs.polling import Tracked, WaitOptions, Waiter
+from spine_cli.api.models import Run
+from spine_cli.runs.waiter import Tracked, WaitOptions, Waiter
 
+CANVAS = "00000000-0000-4000-8000-00000000c000"
 LENGTHS = [30.0, 120.0, 600.0, 1800.0, 7200.0]
 ERRORS = [-0.30, -0.15, 0.0, 0.15, 0.30]
 # Phases of the run's end against any fixed polling grid (seconds added to the length).
@@ -51,15 +54,15 @@ class SimRun:
 
     def at(self, t: float) -> dict:
         """What GET /v1/run would answer t seconds after creation."""
-        run_id = f"sim-{self.seed}"
+        run_id = str(uuid.UUID(int=self.seed))
         if t >= self.duration:
-            return {"run_id": run_id, "status": "completed", "canvas_id": "c-1",
+            return {"run_id": run_id, "status": "completed", "canvas_id": CANVAS,
                     "duration_ms": int(self.duration * 1000),
                     "result": {"final_output": "done", "artifacts": []}}
         data: dict = {"run_id": run_id, "status": "running",
                       "progress": self._progress(t)}
         if t >= 1.0:
-            data["canvas_id"] = "c-1"
+            data["canvas_id"] = CANVAS
         return data
 
     def _progress(self, t: float) -> dict:
@@ -111,12 +114,12 @@ def run_ours(run: SimRun, with_estimate: bool = True) -> Outcome:
     clock = FakeClock()
     count = [0]
 
-    def fetch(_run_id: str) -> dict:
+    def fetch(_run_id: str, _deadline: float | None) -> Run:
         count[0] += 1
-        return run.at(clock.now)
+        return Run.parse(run.at(clock.now))
 
     waiter = Waiter(fetch, WaitOptions(workers=1), clock=clock, sleep=clock.sleep)
-    t = Tracked("sim", estimated=run.estimate if with_estimate else None)
+    t = Tracked(str(uuid.UUID(int=run.seed)), estimated=run.estimate if with_estimate else None)
     waiter.run([t])
     assert t.exit_code == 0, t
     return Outcome(count[0], clock.now - run.duration)

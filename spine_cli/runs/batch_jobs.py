@@ -9,6 +9,8 @@
   pauses of the key's request budget (429s and Retry-Afters, wherever they
   came from: a create, a poll) and grows back by one after as many successes
   in a row as the current limit (additive increase, multiplicative decrease).
+- `CreatePacer`: creates after a 429 or an unreachable API wait under the retry
+  policy, and stop after `--max-outage` of nothing but such failures.
 - `create_row`, `download_row`: what a worker thread does for one row; each
   records its outcome in the batch state itself, so an answer that arrives
   is recorded even when the loop has moved on.
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from spine_cli.api.retry import POLL_POLICY
 from spine_cli.errors import CreateUncertainError, NetworkError, RateLimitError, SpineError
 from spine_cli.runs.create import send
 from spine_cli.runs.downloads import download_run
@@ -101,6 +104,28 @@ class Throttle:
         self._streak += 1
         if self.limit < self.cap and self._streak >= self.limit:
             self.limit, self._streak = self.limit + 1, 0
+
+
+@dataclass
+class CreatePacer:
+    """When creates may go on after a 429 or an unreachable API (no run was made): after
+    the retry policy's delay, and not at all once failures lasted `max_outage` seconds."""
+
+    max_outage: float
+    until: float = 0.0
+    since: float | None = None
+    failures: int = 0
+
+    def failed(self, now: float, retry_after: float | None) -> float | None:
+        """The pause before the next create, or None: stop creating."""
+        self.since = self.since if self.since is not None else now
+        delay = POLL_POLICY.delay(self.failures, retry_after)
+        self.failures += 1
+        self.until = now + delay
+        return None if now - self.since >= self.max_outage else delay
+
+    def succeeded(self) -> None:
+        self.since, self.failures = None, 0
 
 
 @dataclass

@@ -4,8 +4,8 @@
     outcome = BatchRunner(client, history, settings, state, rows, options, events,
                           fetcher, clock=…, sleep=…).run()
 
-One loop in the calling thread; the HTTP work runs on a few daemon threads
-(`batch_jobs.DaemonPool`) sharing the client's one connection pool.
+One loop in the calling thread; the HTTP work runs on daemon threads
+(`batch_jobs`) sharing the client's one connection pool.
 
 - Creates start as slots free up: at most `Throttle.limit` runs in flight
   (rows `creating` or `created` and not yet ended; `--concurrency` at most).
@@ -13,8 +13,7 @@ One loop in the calling thread; the HTTP work runs on a few daemon threads
   answer is recorded by the job itself (`batch_jobs.create_row`): `created`
   with the run id, `uncertain` after an ambiguous failure (never re-sent
   automatically), `not_created` after a refusal. A 429 or a connection that
-  never opened puts the row back in the queue, pauses creates under the
-  retry policy and counts against `--max-outage`.
+  never opened puts the row back in the queue (`CreatePacer`).
 - Waiting is `runs.waiter`'s: each created run is a `Tracked` driven through
   the same estimate-aware schedule, retries and outage budget as `run wait`
   (`Waiter.track/poll/settle`); the key's `RequestBudget` (the client's)
@@ -39,13 +38,14 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any, Callable
 
-from spine_cli.api.retry import POLL_POLICY
 from spine_cli.errors import AuthenticationError, ExitCode, SpineError, interrupt_code
 from spine_cli.runs.batch_events import BatchEvents, BatchOptions, BatchOutcome, Ledger, RowChange
-from spine_cli.runs.batch_jobs import CreateResult, DaemonPool, Throttle, create_row, download_row
+from spine_cli.runs.batch_jobs import (
+    CreatePacer, CreateResult, DaemonPool, Throttle, create_row, download_row,
+)
+from spine_cli.runs.batch_waits import RunWaits
 from spine_cli.runs.follow import schedule_estimates
-from spine_cli.runs.schedule import next_poll_delay
-from spine_cli.runs.waiter import Tracked, Waiter
+from spine_cli.runs.waiter import Tracked
 
 if TYPE_CHECKING:
     from spine_cli.api.client import SpineClient
@@ -60,19 +60,6 @@ TICK = 15.0           # the loop wakes at least this often (heartbeats)
 POLL_SLOTS, CREATE_SLOTS, DOWNLOAD_SLOTS = 8, 8, 4
 
 
-class _PollEvents:
-    """The waiter's events, passed on with the row's key."""
-
-    def __init__(self, runner: "BatchRunner") -> None:
-        self.runner = runner
-
-    def update(self, t: Tracked) -> None:
-        self.runner.on_poll(t)
-
-    def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
-        self.runner.on_poll_problem(t, exc, delay)
-
-
 class BatchRunner:
     def __init__(self, client: "SpineClient", history: "History", settings: Any,
                  state: "BatchState", rows: list["BatchRow"], options: BatchOptions,
@@ -85,28 +72,24 @@ class BatchRunner:
         self.clock, self.sleep = clock, sleep
         self._estimates = estimates or (lambda ids: schedule_estimates(history, ids))
         self.rows = {r.key: r for r in rows}
-        self.waiter = Waiter(self._fetch, options.wait, _PollEvents(self), clock=clock,
-                             sleep=sleep, budget=client.budget)
+        self.waits = RunWaits(client, history, settings, state, events, options.wait,
+                              clock=clock, sleep=sleep)
         self.throttle = Throttle(options.concurrency)
         self.pool = DaemonPool(POLL_SLOTS + CREATE_SLOTS + DOWNLOAD_SLOTS)
         self.queue: deque[BatchRow] = deque()
-        self.tracked: dict[str, Tracked] = {}
-        self.key_of: dict[str, str] = {}
-        self.seen: dict[str, tuple[str, str | None]] = {}
+        self.tracked = self.waits.tracked
         self.downloads: deque[tuple[str, str, "Run | None"]] = deque()
         self.jobs: dict[Future[Any], tuple[str, str]] = {}  # future -> (kind, key)
         self.ledger = Ledger(state, events, options.wait.partial_ok)
         self.out = BatchOutcome({}, 0)
         self.deadline: float | None = None
-        self.create_pause_until = 0.0
-        self.create_failing_since: float | None = None
-        self.create_failures = 0
+        self.pacer = CreatePacer(options.wait.max_outage)
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> BatchOutcome:
         start = self.clock()
         timeout = self.options.wait.timeout
-        self.deadline = self.waiter.deadline = None if timeout is None else start + timeout
+        self.deadline = self.waits.waiter.deadline = None if timeout is None else start + timeout
         self._load(start)
         try:
             while self._busy():
@@ -147,7 +130,7 @@ class BatchRunner:
                 self.downloads.append((row.key, row.run_id, None))
         estimates = self._estimates([rid for _, rid in waiting]) if waiting else {}
         for key, run_id in waiting:
-            self._follow(key, Tracked(run_id, estimated=estimates.get(run_id)), now)
+            self.waits.follow(key, Tracked(run_id, estimated=estimates.get(run_id)), now)
 
     def _busy(self) -> bool:
         return bool(self.jobs or self.tracked or self.downloads
@@ -166,7 +149,7 @@ class BatchRunner:
         return sum(1 for k, _ in self.jobs.values() if k == kind)
 
     def _start_creates(self, now: float) -> None:
-        if now < max(self.create_pause_until, self.client.budget.ready_at()):
+        if now < max(self.pacer.until, self.client.budget.ready_at()):
             return
         while (self.queue and self._may_create() and self._in_flight() < self.throttle.limit
                and self._count("create") < CREATE_SLOTS):
@@ -178,14 +161,13 @@ class BatchRunner:
                                       self.state, row, self.options.origin)
             self.jobs[future] = ("create", row.key)
 
+    def _polling(self) -> set[str]:
+        return {key for kind, key in self.jobs.values() if kind == "poll"}
+
     def _start_polls(self, now: float) -> None:
-        polling = {key for kind, key in self.jobs.values() if kind == "poll"}
-        for key, t in self.tracked.items():
-            if len(polling) >= POLL_SLOTS:
-                return
-            if key not in polling and self.waiter.due_at(t) <= now:
-                self.jobs[self.pool.submit(self.waiter.poll, t)] = ("poll", key)
-                polling.add(key)
+        polling = self._polling()
+        for key, t in self.waits.due(now, polling, POLL_SLOTS - len(polling)):
+            self.jobs[self.pool.submit(self.waits.waiter.poll, t)] = ("poll", key)
 
     def _start_downloads(self) -> None:
         while self.downloads and self._count("download") < DOWNLOAD_SLOTS:
@@ -206,10 +188,9 @@ class BatchRunner:
         wake = [now + TICK]
         if self.deadline is not None:
             wake.append(self.deadline)
-        polling = {key for kind, key in self.jobs.values() if kind == "poll"}
-        wake += [self.waiter.due_at(t) for k, t in self.tracked.items() if k not in polling]
+        wake += self.waits.next_due(self._polling())
         if self.queue and self._may_create() and self._in_flight() < self.throttle.limit:
-            wake.append(max(self.create_pause_until, self.client.budget.ready_at()))
+            wake.append(max(self.pacer.until, self.client.budget.ready_at()))
         timeout = max(0.0, min(wake) - now)
         if not self.jobs:
             if timeout > 0:
@@ -234,12 +215,12 @@ class BatchRunner:
         if result.outcome == "created" and result.created is not None:
             created = result.created
             self.out.created += 1
-            self.create_failing_since, self.create_failures = None, 0
+            self.pacer.succeeded()
             self.throttle.success()
             change.run_id, change.status = created.run_id, created.status.value
             self.events.row(change)
-            self._follow(key, Tracked(created.run_id, estimated=created.estimated_seconds), now,
-                         fresh=bool(created.canvas_id))
+            self.waits.follow(key, Tracked(created.run_id, estimated=created.estimated_seconds),
+                              now, fresh=bool(created.canvas_id))
             return
         if result.outcome == "uncertain":
             self.out.created += 1
@@ -254,12 +235,9 @@ class BatchRunner:
         """A 429 or an unreachable API: no run; the row goes back to the queue, after a pause."""
         self.ledger.set(key, "not_created")
         self.queue.appendleft(self.rows[key])
-        self.create_failing_since = self.create_failing_since or now
-        delay = POLL_POLICY.delay(self.create_failures, getattr(error, "retry_after", None))
-        self.create_failures += 1
-        self.create_pause_until = now + delay
+        delay = self.pacer.failed(now, getattr(error, "retry_after", None))
         text = error.message if error else "create failed"
-        if now - self.create_failing_since >= self.options.wait.max_outage:
+        if delay is None:
             self.out.halted = error
             self.events.problem(key, f"{text}; stopped creating runs")
             return
@@ -278,7 +256,7 @@ class BatchRunner:
             return
         if run is not None:
             self.throttle.success()
-        self.waiter.settle(t, run, exc)
+        self.waits.waiter.settle(t, run, exc)
         if t.done:
             self._ended(key, t)
 
@@ -288,36 +266,9 @@ class BatchRunner:
                                   message=result.error, directory=result.directory))
         self.ledger.emit(key)
 
-    # -- following runs -------------------------------------------------------------------
-    def _follow(self, key: str, t: Tracked, now: float, fresh: bool | None = None) -> None:
-        """Wait on a run: polled now (a resumed row) or on the schedule (a new one)."""
-        self.tracked[key] = t
-        self.key_of[t.run_id] = key
-        first = now if fresh is None else now + next_poll_delay(0.0, t.estimated,
-                                                                 have_canvas=fresh)
-        self.waiter.track(t, at=first)
-
-    def _fetch(self, run_id: str, deadline: float | None) -> "Run":
-        # No inner retries: the wait loop retries, reports and keeps the outage budget.
-        run = self.client.get_run(run_id, max_retries=0, deadline=deadline)
-        self.history.observe(self.settings, run)
-        return run
-
-    def on_poll(self, t: Tracked) -> None:
-        key = self.key_of[t.run_id]
-        run = t.run
-        if run is not None and not t.done:
-            seen = (run.status_text, run.canvas_id)
-            if self.seen.get(key) != seen:
-                self.seen[key] = seen
-                self.state.observe(key, run.status_text, run.canvas_id)
-        self.events.polled(key, t)
-
-    def on_poll_problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
-        self.events.poll_problem(self.key_of[t.run_id], exc, delay)
-
+    # -- runs that end ----------------------------------------------------------------
     def _ended(self, key: str, t: Tracked) -> None:
-        del self.tracked[key]
+        self.waits.drop(key)
         run = t.run
         if run is not None and run.status.terminal:
             errors = [e for e in run.raw.get("errors") or [] if isinstance(e, dict)]
@@ -338,7 +289,7 @@ class BatchRunner:
             self.ledger.emit(key)
 
     def _give_up(self, key: str, error: SpineError, t: Tracked) -> None:
-        self.tracked.pop(key, None)
+        self.waits.drop(key)
         self.ledger.given_up[key] = error
         self.events.row(RowChange(key, "given_up", t.run_id,
                                   exit_code=int(error.exit_code), message=error.message))

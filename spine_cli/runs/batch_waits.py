@@ -1,0 +1,82 @@
+"""The runs a batch waits on, each driven through `runs.waiter` one poll at a time.
+
+`Waiter.run` waits on a fixed set; a batch adds a run whenever a create
+answers and must free its slot as soon as a run ends, so the batch loop asks
+`due` which runs to poll, sends `Waiter.poll` to its threads, and hands each
+answer back to `Waiter.settle`: the same schedule, retries, outage budget and
+per-key `RequestBudget` as `spine run wait`. A poll's news goes to the batch
+state (`observe`, only when the status or canvas changed) and the events.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from spine_cli.errors import SpineError
+from spine_cli.runs.schedule import next_poll_delay
+from spine_cli.runs.waiter import Tracked, WaitOptions, Waiter
+
+if TYPE_CHECKING:
+    from spine_cli.api.client import SpineClient
+    from spine_cli.api.models import Run
+    from spine_cli.local.batch_state import BatchState
+    from spine_cli.local.history import History
+    from spine_cli.runs.batch_events import BatchEvents
+
+
+class RunWaits:
+    """Tracked runs by row key; also the waiter's `WaitEvents`."""
+
+    def __init__(self, client: "SpineClient", history: "History", settings: Any,
+                 state: "BatchState", events: "BatchEvents", options: WaitOptions, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client, self.history, self.settings = client, history, settings
+        self.state, self.events = state, events
+        self.waiter = Waiter(self._fetch, options, self, clock=clock, sleep=sleep,
+                             budget=client.budget)
+        self.tracked: dict[str, Tracked] = {}
+        self.key_of: dict[str, str] = {}
+        self.seen: dict[str, tuple[str, str | None]] = {}
+
+    def follow(self, key: str, t: Tracked, now: float, fresh: bool | None = None) -> None:
+        """Wait on a run: polled now (resumed), or on the schedule (`fresh`: just created,
+        True when its create answer had a canvas id)."""
+        self.tracked[key] = t
+        self.key_of[t.run_id] = key
+        first = now if fresh is None else now + next_poll_delay(0.0, t.estimated,
+                                                                 have_canvas=fresh)
+        self.waiter.track(t, at=first)
+
+    def due(self, now: float, busy: set[str], room: int) -> list[tuple[str, Tracked]]:
+        """Up to `room` runs to poll now (not those whose poll is under way)."""
+        found = [(k, t) for k, t in self.tracked.items()
+                 if k not in busy and self.waiter.due_at(t) <= now]
+        return found[:max(0, room)]
+
+    def next_due(self, busy: set[str]) -> list[float]:
+        return [self.waiter.due_at(t) for k, t in self.tracked.items() if k not in busy]
+
+    def drop(self, key: str) -> None:
+        self.tracked.pop(key, None)
+
+    def _fetch(self, run_id: str, deadline: float | None) -> "Run":
+        # No inner retries: the wait loop retries, reports and keeps the outage budget.
+        run = self.client.get_run(run_id, max_retries=0, deadline=deadline)
+        self.history.observe(self.settings, run)
+        return run
+
+    # -- the waiter's events ----------------------------------------------------------
+    def update(self, t: Tracked) -> None:
+        key = self.key_of[t.run_id]
+        run = t.run
+        if run is not None and not t.done:
+            seen = (run.status_text, run.canvas_id)
+            if self.seen.get(key) != seen:
+                self.seen[key] = seen
+                self.state.observe(key, run.status_text, run.canvas_id)
+        self.events.polled(key, t)
+
+    def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
+        self.events.poll_problem(self.key_of[t.run_id], exc, delay)
