@@ -34,7 +34,7 @@ Nothing here prints: everything goes to `BatchEvents` (ui/batch_view.py).
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -80,6 +80,7 @@ class BatchRunner:
         self.tracked = self.waits.tracked
         self.downloads: deque[tuple[str, str, "Run | None"]] = deque()
         self.jobs: dict[Future[Any], tuple[str, str]] = {}  # future -> (kind, key)
+        self.kinds: Counter[str] = Counter()                # jobs under way, by kind
         self.ledger = Ledger(state, events, options.wait.partial_ok)
         self.out = BatchOutcome({}, 0)
         self.deadline: float | None = None
@@ -146,37 +147,44 @@ class BatchRunner:
         return len(self.tracked) + self._count("create")
 
     def _count(self, kind: str) -> int:
-        return sum(1 for k, _ in self.jobs.values() if k == kind)
+        return self.kinds[kind]
+
+    def _submit(self, kind: str, key: str, fn: Callable[..., Any], *args: Any) -> None:
+        self.jobs[self.pool.submit(fn, *args)] = (kind, key)
+        self.kinds[kind] += 1
+
+    def _may_start_create(self) -> bool:
+        """A create could start now but for a pause (the key's budget, the pacer)."""
+        return (bool(self.queue) and self._may_create() and self._count("create") < CREATE_SLOTS
+                and self._in_flight() < self.throttle.limit)
 
     def _start_creates(self, now: float) -> None:
         if now < max(self.pacer.until, self.client.budget.ready_at()):
             return
-        while (self.queue and self._may_create() and self._in_flight() < self.throttle.limit
-               and self._count("create") < CREATE_SLOTS):
+        while self._may_start_create():
             row = self.queue.popleft()
             if not self.state.mark_creating(row.key):
                 continue  # not claimable any more (another process took it)
             self.ledger.set(row.key, "creating")
-            future = self.pool.submit(create_row, self.client, self.history, self.settings,
-                                      self.state, row, self.options.origin)
-            self.jobs[future] = ("create", row.key)
+            self._submit("create", row.key, create_row, self.client, self.history,
+                         self.settings, self.state, row, self.options.origin)
 
     def _polling(self) -> set[str]:
         return {key for kind, key in self.jobs.values() if kind == "poll"}
 
     def _start_polls(self, now: float) -> None:
+        if self._count("poll") >= POLL_SLOTS:
+            return
         polling = self._polling()
         for key, t in self.waits.due(now, polling, POLL_SLOTS - len(polling)):
-            self.jobs[self.pool.submit(self.waits.waiter.poll, t)] = ("poll", key)
+            self._submit("poll", key, self.waits.waiter.poll, t)
 
     def _start_downloads(self) -> None:
         while self.downloads and self._count("download") < DOWNLOAD_SLOTS:
             key, run_id, run = self.downloads.popleft()
-            directory = self._directory(key)
-            future = self.pool.submit(download_row, self.client, self.state, self.fetcher, key,
-                                      run_id, run, directory,
-                                      lambda text, key=key: self.events.problem(key, text))
-            self.jobs[future] = ("download", key)
+            self._submit("download", key, download_row, self.client, self.state, self.fetcher,
+                         key, run_id, run, self._directory(key),
+                         lambda text, key=key: self.events.problem(key, text))
 
     def _directory(self, key: str) -> str:
         from pathlib import Path
@@ -185,11 +193,16 @@ class BatchRunner:
         return str(Path(self.options.download) / self.rows[key].dir_name)
 
     def _wait(self, now: float) -> None:
+        """Until a job ends or something falls due (with every slot of a kind busy, only
+        a job's end can make room: its due times would only spin the loop)."""
         wake = [now + TICK]
         if self.deadline is not None:
             wake.append(self.deadline)
-        wake += self.waits.next_due(self._polling())
-        if self.queue and self._may_create() and self._in_flight() < self.throttle.limit:
+        if self._count("poll") < POLL_SLOTS:
+            due = self.waits.next_due(self._polling())
+            if due is not None:
+                wake.append(due)
+        if self._may_start_create():
             wake.append(max(self.pacer.until, self.client.budget.ready_at()))
         timeout = max(0.0, min(wake) - now)
         if not self.jobs:
@@ -199,6 +212,7 @@ class BatchRunner:
         finished, _ = wait(list(self.jobs), timeout=timeout, return_when=FIRST_COMPLETED)
         for future in finished:
             kind, key = self.jobs.pop(future)
+            self.kinds[kind] -= 1
             getattr(self, f"_{kind}_done")(key, future)
 
     # -- answers ------------------------------------------------------------------------
@@ -302,7 +316,8 @@ class BatchRunner:
         if creating:
             wait(creating, timeout=CREATE_GRACE)
         for future in creating:
-            _kind, key = self.jobs.pop(future)
+            kind, key = self.jobs.pop(future)
+            self.kinds[kind] -= 1
             if future.done() and future.exception() is None:
                 result = future.result()
                 if result.outcome in ("created", "uncertain"):

@@ -51,12 +51,19 @@ class RunWaits:
 
     def due(self, now: float, busy: set[str], room: int) -> list[tuple[str, Tracked]]:
         """Up to `room` runs to poll now (not those whose poll is under way)."""
-        found = [(k, t) for k, t in self.tracked.items()
-                 if k not in busy and self.waiter.due_at(t) <= now]
-        return found[:max(0, room)]
+        if room <= 0 or now < self._ready():
+            return []
+        found = [(k, t) for k, t in self.tracked.items() if k not in busy and t.next_at <= now]
+        return found[:room]
 
-    def next_due(self, busy: set[str]) -> list[float]:
-        return [self.waiter.due_at(t) for k, t in self.tracked.items() if k not in busy]
+    def next_due(self, busy: set[str]) -> float | None:
+        """When the next poll is due (as `Waiter.due_at`, the key's pause read once)."""
+        times = [t.next_at for k, t in self.tracked.items() if k not in busy]
+        return max(min(times), self._ready()) if times else None
+
+    def _ready(self) -> float:
+        budget = self.waiter.budget
+        return budget.ready_at() if budget is not None else 0.0
 
     def drop(self, key: str) -> None:
         self.tracked.pop(key, None)
@@ -64,7 +71,10 @@ class RunWaits:
     def _fetch(self, run_id: str, deadline: float | None) -> "Run":
         # No inner retries: the wait loop retries, reports and keeps the outage budget.
         run = self.client.get_run(run_id, max_retries=0, deadline=deadline)
-        self.history.observe(self.settings, run)
+        # The history only needs news (a status, a canvas, the end): most polls bring none.
+        if run.terminal or (run.status_text, run.canvas_id) != self.seen.get(
+                self.key_of.get(run_id, "")):
+            self.history.observe(self.settings, run)
         return run
 
     # -- the waiter's events ----------------------------------------------------------
