@@ -252,3 +252,29 @@ def test_github_actions_gets_a_table_of_rows_and_an_annotation_per_failure(api, 
 def test_a_batch_from_stdin_needs_a_state_path(api, tmp_path):
     out = spine("batch", "run", "-", input='{"prompt": "x"}\n')
     assert out.exit_code == 2 and "needs --state PATH" in out.stderr
+
+
+def test_a_run_that_cannot_be_polled_is_given_up_and_a_resume_waits_on_it(api, tmp_path):
+    text = "key,client,outcome\nacme,Acme,completed\n"
+    api.emulator.fault("status", method="GET", path="/v1/run/*", status=503, count=1000)
+    out = batch(tmp_path, "--max-outage", "60s", "--json", api=api, text=text)
+    api.emulator.clear_faults()
+    assert out.exit_code == 8, out
+    (row,) = lines(out.stdout)
+    assert row["state"] == "created" and row["exit_code"] == 8
+    assert row["errors"] == [{"stage": "run", "message": "Service unavailable", "exit_code": 8}]
+    assert "row acme: stopped polling (" in out.stderr and "goes on server-side" in out.stderr
+    again = batch(tmp_path, api=api, text=text)
+    assert again.exit_code == 0, again
+    assert len(posts(api)) == 1  # waited on, not created again
+
+
+def test_a_refused_key_stops_creating_at_once(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINE_API_KEY", "not_a_spine_key")
+    text = "key,client,outcome\n" + "".join(f"r{i},C{i},completed\n" for i in range(8))
+    out = batch(tmp_path, "--concurrency", "2", api=api, text=text)
+    assert out.exit_code == 4, out
+    assert "Error: Invalid API key" in out.stderr and "Stopped creating runs." in out.stderr
+    with BatchState(tmp_path / "rows.csv.spine-batch.sqlite", create=False) as st:
+        states = [r.state for r in st.rows()]
+    assert states.count("not_created") <= 2 and states.count("pending") >= 6, states

@@ -38,7 +38,7 @@ from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any, Callable
 
-from spine_cli.errors import AuthenticationError, ExitCode, SpineError, interrupt_code
+from spine_cli.errors import AuthenticationError, SpineError, interrupt_code
 from spine_cli.runs.batch_events import BatchEvents, BatchOptions, BatchOutcome, Ledger, RowChange
 from spine_cli.runs.batch_jobs import (
     CreatePacer, CreateResult, DaemonPool, Throttle, create_row, download_row,
@@ -233,8 +233,11 @@ class BatchRunner:
             self.throttle.success()
             change.run_id, change.status = created.run_id, created.status.value
             self.events.row(change)
-            self.waits.follow(key, Tracked(created.run_id, estimated=created.estimated_seconds),
-                              now, fresh=bool(created.canvas_id))
+            # Without the API's estimate, the history's prior for the row's template.
+            estimate = created.estimated_seconds or self._estimates([created.run_id]).get(
+                created.run_id)
+            self.waits.follow(key, Tracked(created.run_id, estimated=estimate), now,
+                              fresh=bool(created.canvas_id))
             return
         if result.outcome == "uncertain":
             self.out.created += 1
@@ -283,17 +286,11 @@ class BatchRunner:
     # -- runs that end ----------------------------------------------------------------
     def _ended(self, key: str, t: Tracked) -> None:
         self.waits.drop(key)
-        run = t.run
-        if run is not None and run.status.terminal:
-            errors = [e for e in run.raw.get("errors") or [] if isinstance(e, dict)]
-            self.state.mark_finished(key, run.status_text, int(t.exit_code or 0),
-                                     canvas_id=run.canvas_id, errors=errors)
-        elif t.exit_code == ExitCode.NOT_FOUND and t.error is not None:
-            self.state.mark_finished(key, None, int(ExitCode.NOT_FOUND), errors=[
-                {"message": t.error.message, "exit_code": int(ExitCode.NOT_FOUND)}])
-        else:  # gave up (an outage, a status spine does not know): the run goes on
-            self._give_up(key, t.error or SpineError("the API kept failing"), t)
+        given_up = self.waits.record_end(key, t)
+        if given_up is not None:
+            self._give_up(key, given_up, t)
             return
+        run = t.run
         self.ledger.set(key, "done")
         self.events.row(RowChange(key, "done", t.run_id, run.status_text if run else None,
                                   t.exit_code, t.error.message if t.error else None))

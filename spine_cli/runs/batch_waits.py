@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from spine_cli.errors import SpineError
+from spine_cli.errors import ExitCode, SpineError
 from spine_cli.runs.schedule import next_poll_delay
 from spine_cli.runs.waiter import Tracked, WaitOptions, Waiter
 
@@ -67,6 +67,22 @@ class RunWaits:
 
     def drop(self, key: str) -> None:
         self.tracked.pop(key, None)
+
+    def record_end(self, key: str, t: Tracked) -> SpineError | None:
+        """Record in the state a run the waiter is done with: `done` when it ended (or is
+        gone: 404); else the error it was given up on (an outage, a status spine does not
+        know), leaving the row `created`: the run goes on, a resume waits on it again."""
+        run = t.run
+        if run is not None and run.status.terminal:
+            errors = [e for e in run.raw.get("errors") or [] if isinstance(e, dict)]
+            self.state.mark_finished(key, run.status_text, int(t.exit_code or 0),
+                                     canvas_id=run.canvas_id, errors=errors)
+        elif t.exit_code == ExitCode.NOT_FOUND and t.error is not None:
+            self.state.mark_finished(key, None, int(ExitCode.NOT_FOUND), errors=[
+                {"message": t.error.message, "exit_code": int(ExitCode.NOT_FOUND)}])
+        else:
+            return t.error or SpineError("the API kept failing")
+        return None
 
     def _fetch(self, run_id: str, deadline: float | None) -> "Run":
         # No inner retries: the wait loop retries, reports and keeps the outage budget.

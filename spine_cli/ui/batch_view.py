@@ -78,7 +78,6 @@ class BatchView:
 
     def __init__(self, output: "Output", progress: "NullProgress", json_lines: bool) -> None:
         self.output, self.progress, self.json_lines = output, progress, json_lines
-        self.downloaded: list[str] = []
 
     def __enter__(self) -> "BatchView":
         self.progress.start()
@@ -88,8 +87,6 @@ class BatchView:
         self.progress.stop()
 
     def row(self, change: RowChange) -> None:
-        if change.what == "downloaded" and change.directory:
-            self.downloaded.append(change.directory)
         self.progress.row(change)
 
     def polled(self, key: str, t: "Tracked") -> None:
