@@ -91,7 +91,7 @@ class Ledger:
         self.emitted: set[str] = set()
         self.given_up: dict[str, SpineError] = {}
 
-    def set(self, key: str, state: str) -> None:
+    def move(self, key: str, state: str) -> None:
         old = self.states.get(key)
         if old is not None:
             self.counts[old] -= 1

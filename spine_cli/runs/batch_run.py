@@ -121,7 +121,7 @@ class BatchRunner:
         for row in self.state.rows():
             if row.key not in self.rows:
                 continue
-            self.ledger.set(row.key, row.state)
+            self.ledger.move(row.key, row.state)
             if row.state in ("pending", "not_created"):
                 self.queue.append(self.rows[row.key])
             elif row.state == "created" and row.run_id:
@@ -165,7 +165,7 @@ class BatchRunner:
             row = self.queue.popleft()
             if not self.state.mark_creating(row.key):
                 continue  # not claimable any more (another process took it)
-            self.ledger.set(row.key, "creating")
+            self.ledger.move(row.key, "creating")
             self._submit("create", row.key, create_row, self.client, self.history,
                          self.settings, self.state, row, self.options.origin)
 
@@ -224,7 +224,7 @@ class BatchRunner:
         if result.outcome in ("throttled", "unreachable"):
             self._create_failed(key, result.error, now)
             return
-        self.ledger.set(key, {"created": "created", "uncertain": "uncertain"}.get(
+        self.ledger.move(key, {"created": "created", "uncertain": "uncertain"}.get(
             result.outcome, "not_created"))
         if result.outcome == "created" and result.created is not None:
             created = result.created
@@ -250,7 +250,7 @@ class BatchRunner:
 
     def _create_failed(self, key: str, error: SpineError | None, now: float) -> None:
         """A 429 or an unreachable API: no run; the row goes back to the queue, after a pause."""
-        self.ledger.set(key, "not_created")
+        self.ledger.move(key, "not_created")
         self.queue.appendleft(self.rows[key])
         delay = self.pacer.failed(now, getattr(error, "retry_after", None))
         text = error.message if error else "create failed"
@@ -291,7 +291,7 @@ class BatchRunner:
             self._give_up(key, given_up, t)
             return
         run = t.run
-        self.ledger.set(key, "done")
+        self.ledger.move(key, "done")
         self.events.row(RowChange(key, "done", t.run_id, run.status_text if run else None,
                                   t.exit_code, t.error.message if t.error else None))
         if self.options.download and run is not None and run.status.has_output:
