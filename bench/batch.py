@@ -13,7 +13,9 @@ with --quick). Figures, each beside a baseline measured in the same run:
   the big batch and two small ones of the same durations), and the median
   detection latency over all its runs (a run's end → the poll that saw it);
 - the obvious shell loop, `spine run create -q` per row then one `spine run
-  wait` on all the ids, on the same rows: wall time, requests, CPU.
+  wait` on all the ids, on the same rows: wall time, requests, CPU; beside it the
+  batch at concurrency 50 and at 500 (the loop caps nothing: all its runs are in
+  flight at once).
 
 Then the schedule's history prior (`History.priors`), simulated with the real
 `Waiter` on a fake clock (bench/polling's runs): runs of a template whose
@@ -44,6 +46,7 @@ from bench.many_runs import sdk_polls
 from bench.polling import SimRun, run_fixed_schedule, run_ours, sdk_delay
 
 CONCURRENCY = 50
+WIDE = 500  # the largest --concurrency: the shell loop has no cap at all
 SINGLES = 20
 SMALL = 50
 
@@ -103,12 +106,13 @@ class Lab:
         return out
 
 
-def run_batch(lab: Lab, spread: list[float], tag: str, timeout: float) -> tuple[Sample, str, float]:
+def run_batch(lab: Lab, spread: list[float], tag: str, timeout: float,
+              concurrency: int = CONCURRENCY) -> tuple[Sample, str, float]:
     """`spine batch run` on rows of these durations: (sample, key, exit lateness)."""
     key = lab.emu.new_key()
     rows = lab.tmp / f"{tag}.jsonl"
     write_rows(rows, spread, tag)
-    sample = run_measured([SPINE, "batch", "run", str(rows), "--concurrency", str(CONCURRENCY),
+    sample = run_measured([SPINE, "batch", "run", str(rows), "--concurrency", str(concurrency),
                            "-q"], lab.env(key, tag), timeout=timeout)
     t_exit = time.time()
     return sample, key, t_exit - max(lab.ends(key).values())
@@ -170,14 +174,19 @@ def measure(lab: Lab, spread: list[float], count: int, lo: float, hi: float,
     lab.emu.clear_requests()
     loop, loop_key, loop_late = run_loop(lab, spread, timeout=count * 3 + hi + 600)
     loop_log = lab.requests(loop_key)
-    return report(count, sample, log, latencies, lates, singles_log, len(singles), spread,
-                  loop, loop_log, loop_late)
+    lab.emu.clear_requests()
+    # The loop has no concurrency cap: beside it, the batch at the largest --concurrency.
+    wide, wide_key, _ = run_batch(lab, spread, "wide", timeout=hi * 6 + 600, concurrency=WIDE)
+    wide_log = lab.requests(wide_key)
+    ok = report(count, sample, log, latencies, lates, singles_log, len(singles), spread)
+    compare_loop(count, loop, loop_log, loop_late, [(f"--concurrency {CONCURRENCY}", sample, log),
+                                                   (f"--concurrency {WIDE}", wide, wide_log)])
+    return ok
 
 
 def report(count: int, sample: Sample, log: list[dict[str, Any]], latencies: list[float],
            lates: list[float], singles_log: list[dict[str, Any]], singles: int,
-           spread: list[float], loop: Sample, loop_log: list[dict[str, Any]],
-           loop_late: float) -> bool:
+           spread: list[float]) -> bool:
     per_run, single = len(log) / count, len(singles_log) / singles
     sdk = statistics.mean(sdk_polls(0.0, d)[0] + 1 for d in spread)  # + its create
     print(f"  spine batch run: {sample.wall:.0f} s wall, {sample.cpu:.1f} s CPU, "
@@ -194,14 +203,21 @@ def report(count: int, sample: Sample, log: list[dict[str, Any]], latencies: lis
           f"{', '.join(f'{x:.1f}' for x in lates)} s; limit 5 s → {'met' if late_ok else 'MISSED'}")
     print(f"  {'detection latency, median (p90)':<34} {statistics.median(latencies):8.1f} s   | "
           f"p90 {sorted(latencies)[int(0.9 * len(latencies))]:.1f} s over {len(latencies)} runs")
+    return req_ok and rss_ok and cpu_ok and late_ok
+
+
+def compare_loop(count: int, loop: Sample, loop_log: list[dict[str, Any]], loop_late: float,
+                 batches: list[tuple[str, Sample, list[dict[str, Any]]]]) -> None:
     print(f"  shell loop (create -q × {count}, then one run wait): {loop.wall:.0f} s wall, "
           f"{loop.cpu:.1f} s CPU, {len(loop_log)} requests, exit {loop_late:.1f} s after the "
           "last end")
-    for label, ours, base, unit in (("wall vs shell loop", sample.wall, loop.wall, "s"),
-                                    ("CPU vs shell loop", sample.cpu, loop.cpu, "s"),
-                                    ("requests vs shell loop", len(log), len(loop_log), "req")):
-        print(ratio_line(label, ours, base, unit, None, "shell loop")[0])
-    return req_ok and rss_ok and cpu_ok and late_ok
+    for name, sample, log in batches:
+        print(f"  batch {name}: {sample.wall:.0f} s wall, {sample.cpu:.1f} s CPU, "
+              f"{len(log)} requests")
+        for label, ours, base, unit in (("wall", sample.wall, loop.wall, "s"),
+                                        ("CPU", sample.cpu, loop.cpu, "s"),
+                                        ("requests", len(log), len(loop_log), "req")):
+            print(ratio_line(f"  {label} vs shell loop", ours, base, unit, None, "shell loop")[0])
 
 
 # --- the schedule's prior, simulated ------------------------------------------------------
