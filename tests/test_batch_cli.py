@@ -278,3 +278,15 @@ def test_a_refused_key_stops_creating_at_once(api, tmp_path, monkeypatch):
     with BatchState(tmp_path / "rows.csv.spine-batch.sqlite", create=False) as st:
         states = [r.state for r in st.rows()]
     assert states.count("not_created") <= 2 and states.count("pending") >= 6, states
+
+
+def test_a_batch_from_stdin_with_its_state(api, tmp_path):
+    rows = "".join(json.dumps({"key": k, "prompt": f"Memo {k} [emulate:duration=20]"}) + "\n"
+                   for k in ("a", "b"))
+    state = str(tmp_path / "stdin.sqlite")
+    seams = FakeTime(emulator=api.emulator).seams()
+    out = spine("batch", "run", "-", "--state", state, "--json", input=rows, seams=seams)
+    assert out.exit_code == 0, out
+    assert sorted(r["key"] for r in lines(out.stdout)) == ["a", "b"]
+    status = spine("batch", "status", "-", "--state", state)
+    assert status.exit_code == 0 and "2 rows: 2 done; runs: 2 completed; exit 0" in status.stdout
