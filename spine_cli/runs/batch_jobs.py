@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -38,38 +37,49 @@ if TYPE_CHECKING:
     from spine_cli.local.history import History
     from spine_cli.runs.batch_input import BatchRow
 
+Done = tuple[int, Any, "BaseException | None"]  # (job tag, result, exception)
 PAUSE_WINDOW = 60.0  # two budget pauses within this many seconds halve the concurrency
 
 
 class DaemonPool:
-    """`submit(fn, *args) -> Future` on daemon threads (see the module doc)."""
+    """Jobs on daemon threads (see the module doc); their outcomes come back through one
+    queue (`finished`), so the loop wakes once per answer, whatever is under way."""
 
     def __init__(self, workers: int, name: str = "spine-batch") -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Done] = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
                          for i in range(max(1, workers))]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> "Future[Any]":
-        future: Future[Any] = Future()
-        self._queue.put((future, fn, args))
-        return future
+    def submit(self, tag: int, fn: Callable[..., Any], *args: Any) -> None:
+        self._todo.put((tag, fn, args))
 
     def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
+        while (item := self._todo.get()) is not None:
+            tag, fn, args = item
             try:
-                future.set_result(fn(*args))
+                self._done.put((tag, fn(*args), None))
             except BaseException as exc:  # handed to the loop, which decides
-                future.set_exception(exc)
+                self._done.put((tag, None, exc))
+
+    def finished(self, timeout: float) -> list[Done]:
+        """The outcomes of jobs that ended: waits up to `timeout` seconds for the first."""
+        try:
+            found = [self._done.get(timeout=timeout) if timeout > 0 else self._done.get_nowait()]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                found.append(self._done.get_nowait())
+            except queue.Empty:
+                return found
 
     def close(self) -> None:
         """Let the threads end once the work queued before is done (never waits)."""
         for _ in self._threads:
-            self._queue.put(None)
+            self._todo.put(None)
 
 
 @dataclass

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any, Callable
 
 from spine_cli.errors import AuthenticationError, SpineError, interrupt_code
@@ -43,7 +42,7 @@ from spine_cli.runs.batch_events import BatchEvents, BatchOptions, BatchOutcome,
 from spine_cli.runs.batch_jobs import (
     CreatePacer, CreateResult, DaemonPool, Throttle, create_row, download_row,
 )
-from spine_cli.runs.batch_waits import RunWaits
+from spine_cli.runs.batch_waits import TAIL_RUNS, RunWaits
 from spine_cli.runs.follow import schedule_estimates
 from spine_cli.runs.waiter import Tracked
 
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
 
 CREATE_GRACE = 15.0   # seconds creates under way may take to answer once the loop stops
 TICK = 15.0           # the loop wakes at least this often (heartbeats)
-POLL_SLOTS, CREATE_SLOTS, DOWNLOAD_SLOTS = 8, 8, 4
+POLL_SLOTS, CREATE_SLOTS, DOWNLOAD_SLOTS = 6, 4, 4
 
 
 class BatchRunner:
@@ -79,7 +78,8 @@ class BatchRunner:
         self.queue: deque[BatchRow] = deque()
         self.tracked = self.waits.tracked
         self.downloads: deque[tuple[str, str, "Run | None"]] = deque()
-        self.jobs: dict[Future[Any], tuple[str, str]] = {}  # future -> (kind, key)
+        self.jobs: dict[int, tuple[str, str]] = {}  # job tag -> (kind, key)
+        self.tags = 0
         self.kinds: Counter[str] = Counter()                # jobs under way, by kind
         self.ledger = Ledger(state, events, options.wait.partial_ok)
         self.out = BatchOutcome({}, 0)
@@ -150,7 +150,9 @@ class BatchRunner:
         return self.kinds[kind]
 
     def _submit(self, kind: str, key: str, fn: Callable[..., Any], *args: Any) -> None:
-        self.jobs[self.pool.submit(fn, *args)] = (kind, key)
+        self.tags += 1
+        self.jobs[self.tags] = (kind, key)
+        self.pool.submit(self.tags, fn, *args)
         self.kinds[kind] += 1
 
     def _may_start_create(self) -> bool:
@@ -209,15 +211,15 @@ class BatchRunner:
             if timeout > 0:
                 self.sleep(timeout)
             return
-        finished, _ = wait(list(self.jobs), timeout=timeout, return_when=FIRST_COMPLETED)
-        for future in finished:
-            kind, key = self.jobs.pop(future)
+        for tag, result, exc in self.pool.finished(timeout):
+            kind, key = self.jobs.pop(tag)
             self.kinds[kind] -= 1
-            getattr(self, f"_{kind}_done")(key, future)
+            getattr(self, f"_{kind}_done")(key, result, exc)
 
     # -- answers ------------------------------------------------------------------------
-    def _create_done(self, key: str, future: "Future[CreateResult]") -> None:
-        result = future.result()  # a bug in the job is raised here (the row is uncertain)
+    def _create_done(self, key: str, result: CreateResult, exc: BaseException | None) -> None:
+        if exc is not None:
+            raise exc  # a bug in the job (it left the row uncertain)
         now = self.clock()
         change = RowChange(key, result.outcome, message=result.error.message
                            if result.error else None)
@@ -260,25 +262,30 @@ class BatchRunner:
             return
         self.events.problem(key, f"{text}; creating again in {delay:.0f}s")
 
-    def _poll_done(self, key: str, future: "Future[tuple[Run | None, SpineError | None]]") -> None:
+    def _poll_done(self, key: str, answer: "tuple[Run | None, SpineError | None] | None",
+                   error: BaseException | None) -> None:
         t = self.tracked.get(key)
         if t is None:
             return
-        try:
-            run, exc = future.result()
-        except SpineError as error:  # not transient: a 401, a 400
+        if isinstance(error, SpineError):  # not transient: a 401, a 400
             if isinstance(error, AuthenticationError):
                 self.out.halted = error
             self._give_up(key, error, t)
             return
+        if error is not None or answer is None:
+            raise error or RuntimeError("a poll gave no answer")
+        run, exc = answer
         if run is not None:
             self.throttle.success()
         self.waits.waiter.settle(t, run, exc)
         if t.done:
             self._ended(key, t)
+        elif len(self.tracked) <= TAIL_RUNS and not (self.queue and self._may_create()):
+            self.waits.hurry(t, self.clock())
 
-    def _download_done(self, key: str, future: Future[Any]) -> None:
-        result = future.result()
+    def _download_done(self, key: str, result: Any, exc: BaseException | None) -> None:
+        if exc is not None:
+            raise exc
         self.events.row(RowChange(key, "downloaded" if result.ok else "download_failed",
                                   message=result.error, directory=result.directory))
         self.ledger.emit(key)
@@ -309,14 +316,13 @@ class BatchRunner:
     # -- the end --------------------------------------------------------------------------
     def _finish_creates(self) -> None:
         """Let creates under way answer (bounded), so their outcome is recorded."""
-        creating = [f for f, (kind, _) in self.jobs.items() if kind == "create"]
-        if creating:
-            wait(creating, timeout=CREATE_GRACE)
-        for future in creating:
-            kind, key = self.jobs.pop(future)
-            self.kinds[kind] -= 1
-            if future.done() and future.exception() is None:
-                result = future.result()
+        until = time.monotonic() + CREATE_GRACE  # real time: the answers come in real time
+        while self._count("create") and (left := until - time.monotonic()) > 0:
+            for tag, result, exc in self.pool.finished(left):
+                kind, key = self.jobs.pop(tag)
+                self.kinds[kind] -= 1
+                if kind != "create" or exc is not None:
+                    continue
                 if result.outcome in ("created", "uncertain"):
                     self.out.created += 1
                 if result.outcome == "uncertain":

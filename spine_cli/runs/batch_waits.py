@@ -4,8 +4,11 @@
 answers and must free its slot as soon as a run ends, so the batch loop asks
 `due` which runs to poll, sends `Waiter.poll` to its threads, and hands each
 answer back to `Waiter.settle`: the same schedule, retries, outage budget and
-per-key `RequestBudget` as `spine run wait`. A poll's news goes to the batch
-state (`observe`, only when the status or canvas changed) and the events.
+per-key `RequestBudget` as `spine run wait`. A poll's news goes to the events;
+the batch state and the history hear only of a new status and of the end
+(every write there is a synced commit). At the batch's tail (its last few
+runs, nothing left to create) a run inside its expected end window is polled
+every 2 s (`hurry`): the batch then ends within seconds of its last run.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from spine_cli.errors import ExitCode, SpineError
-from spine_cli.runs.schedule import next_poll_delay
+from spine_cli.runs.schedule import end_window, next_poll_delay
 from spine_cli.runs.waiter import Tracked, WaitOptions, Waiter
 
 if TYPE_CHECKING:
@@ -23,6 +26,11 @@ if TYPE_CHECKING:
     from spine_cli.local.batch_state import BatchState
     from spine_cli.local.history import History
     from spine_cli.runs.batch_events import BatchEvents
+
+
+TAIL_RUNS = 3         # this many runs left, and nothing left to create: the batch's tail
+TAIL_INTERVAL = 2.0   # their polls inside the expected end window, at most this far apart…
+TAIL_LEAD = 0.9       # …from a little before it (a run may end right at its start)
 
 
 class RunWaits:
@@ -38,7 +46,7 @@ class RunWaits:
                              budget=client.budget)
         self.tracked: dict[str, Tracked] = {}
         self.key_of: dict[str, str] = {}
-        self.seen: dict[str, tuple[str, str | None]] = {}
+        self.seen: dict[str, str] = {}  # the last status recorded, by row key
 
     def follow(self, key: str, t: Tracked, now: float, fresh: bool | None = None) -> None:
         """Wait on a run: polled now (resumed), or on the schedule (`fresh`: just created,
@@ -65,6 +73,19 @@ class RunWaits:
         budget = self.waiter.budget
         return budget.ready_at() if budget is not None else 0.0
 
+    def hurry(self, t: Tracked, now: float) -> None:
+        """The batch's last runs: poll one inside (or about to enter) its expected end
+        window every `TAIL_INTERVAL` s, so the batch ends soon after them (a few requests
+        more, for a few runs)."""
+        run = t.run
+        p = run.progress if run else None
+        if t.done or p is None or not p.elapsed_ms:
+            return
+        elapsed = p.elapsed_ms / 1000
+        window = end_window(elapsed, t.estimated, p.fraction)
+        if window is not None and elapsed >= TAIL_LEAD * window[0]:
+            t.next_at = min(t.next_at, now + TAIL_INTERVAL)
+
     def drop(self, key: str) -> None:
         self.tracked.pop(key, None)
 
@@ -87,9 +108,9 @@ class RunWaits:
     def _fetch(self, run_id: str, deadline: float | None) -> "Run":
         # No inner retries: the wait loop retries, reports and keeps the outage budget.
         run = self.client.get_run(run_id, max_retries=0, deadline=deadline)
-        # The history only needs news (a status, a canvas, the end): most polls bring none.
-        if run.terminal or (run.status_text, run.canvas_id) != self.seen.get(
-                self.key_of.get(run_id, "")):
+        # The history needs the end (status, canvas, duration: the schedule's prior); each
+        # write is a synced commit, and a batch polls thousands of times.
+        if run.terminal:
             self.history.observe(self.settings, run)
         return run
 
@@ -97,11 +118,10 @@ class RunWaits:
     def update(self, t: Tracked) -> None:
         key = self.key_of[t.run_id]
         run = t.run
-        if run is not None and not t.done:
-            seen = (run.status_text, run.canvas_id)
-            if self.seen.get(key) != seen:
-                self.seen[key] = seen
-                self.state.observe(key, run.status_text, run.canvas_id)
+        # The state records a new status, not every canvas id (mark_finished keeps it).
+        if run is not None and not t.done and self.seen.get(key, "running") != run.status_text:
+            self.seen[key] = run.status_text
+            self.state.observe(key, run.status_text, run.canvas_id)
         self.events.polled(key, t)
 
     def problem(self, t: Tracked, exc: SpineError, delay: float) -> None:
