@@ -31,18 +31,19 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from spine_cli.api.models import Run
 from spine_cli.runs.waiter import Tracked, WaitOptions, Waiter
 
-CANVAS = "00000000-0000-4000-8000-00000000c000"
 LENGTHS = [30.0, 120.0, 600.0, 1800.0, 7200.0]
 ERRORS = [-0.30, -0.15, 0.0, 0.15, 0.30]
 # Phases of the run's end against any fixed polling grid (seconds added to the length).
 OFFSETS = [1.3 + 30.0 * j / 10 for j in range(10)]
+
+
+CANVAS = "cccccccc-0000-4000-8000-000000000001"
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class SimRun:
 
     def at(self, t: float) -> dict:
         """What GET /v1/run would answer t seconds after creation."""
-        run_id = str(uuid.UUID(int=self.seed))
+        run_id = f"00000000-0000-4000-8000-{self.seed:012d}"
         if t >= self.duration:
             return {"run_id": run_id, "status": "completed", "canvas_id": CANVAS,
                     "duration_ms": int(self.duration * 1000),
@@ -119,7 +120,7 @@ def run_ours(run: SimRun, with_estimate: bool = True) -> Outcome:
         return Run.parse(run.at(clock.now))
 
     waiter = Waiter(fetch, WaitOptions(workers=1), clock=clock, sleep=clock.sleep)
-    t = Tracked(str(uuid.UUID(int=run.seed)), estimated=run.estimate if with_estimate else None)
+    t = Tracked(run.at(0)["run_id"], estimated=run.estimate if with_estimate else None)
     waiter.run([t])
     assert t.exit_code == 0, t
     return Outcome(count[0], clock.now - run.duration)

@@ -1,15 +1,22 @@
-"""The root Typer app: global options, command groups, main()."""
+"""The root Typer app: global options, command groups, main().
+
+Typer inspects every command it registers, on every invocation, so `main()`
+registers only the group the command line names (`spine run get …` builds
+the `run` group alone; root help, completion and an unknown name build them
+all). `from spine_cli.app import app` gives the whole app, built on first use.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 import textwrap
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated, Iterable, Optional
 
 import typer
 
-from spine_cli.commands import auth, batch, canvas, config, emulator, run, webhook
 from spine_cli.commands.options import complete_profile
 from spine_cli.context import Flags, Invocation, Seams
 from spine_cli.errors import EXIT_CODE_TABLE, ExitCode
@@ -22,7 +29,9 @@ ENV_VARS = [
     ("SPINE_CONFIG_DIR", "directory holding config.toml"),
     ("SPINE_DATA_DIR", "directory holding the run history and emulator state"),
     ("SPINE_DEBUG", "1 prints tracebacks for internal errors"),
-    ("NO_COLOR / FORCE_COLOR", "disable / force colour"),
+    ("NO_COLOR", "set: no colour (wins over FORCE_COLOR)"),
+    ("FORCE_COLOR", "colour even when piped; never live redraws off a terminal"),
+    ("TERM=dumb", "no colour, no live redraws, plain text"),
     ("CI, GITLAB_CI", "set: no prompts, no live display, plain progress lines"),
     ("GITHUB_ACTIONS", "true: also write step outputs, a step summary and error annotations"),
     ("SPINE_CI", "auto, github or none (as --ci)"),
@@ -52,22 +61,16 @@ class CIMode(str, Enum):
     none = "none"
 
 
-app = typer.Typer(
-    name="spine",
-    help="Run Spine agents from the command line: submit a prompt and files, "
-    "follow the run, fetch the artifacts.",
-    epilog=_epilog(),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(run.app, name="run")
-app.add_typer(batch.app, name="batch")
-app.add_typer(canvas.app, name="canvas")
-app.add_typer(auth.app, name="auth")
-app.add_typer(config.app, name="config")
-app.add_typer(emulator.app, name="emulator")
-app.add_typer(webhook.app, name="webhook")
+# The command groups, in help order, and the module holding each one's Typer app.
+GROUPS = [("run", "spine_cli.commands.run"), ("batch", "spine_cli.commands.batch"),
+          ("canvas", "spine_cli.commands.canvas"),
+          ("auth", "spine_cli.commands.auth"), ("config", "spine_cli.commands.config"),
+          ("emulator", "spine_cli.commands.emulator"),
+          ("webhook", "spine_cli.commands.webhook")]
+# Commands at the top level (no group), each a function of that name in its module.
+COMMANDS = [("doctor", "spine_cli.commands.doctor")]
+# Global options that take a value (their value is never the group's name).
+_VALUE_OPTIONS = ("--profile", "--base-url", "--ci")
 
 
 def _version_callback(value: bool) -> None:
@@ -78,7 +81,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     profile: Annotated[Optional[str], typer.Option(
@@ -86,7 +88,10 @@ def root(
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="API base URL (overrides SPINE_BASE_URL).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print only essential identifiers.")] = False,
-    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log HTTP requests on stderr (key masked).")] = 0,
+    verbose: Annotated[int, typer.Option(
+        "-v", "--verbose", count=True, metavar="", show_default=False,
+        help="Log each HTTP request and retry on stderr; -vv adds headers (key masked) and "
+        "rate-limit waits.")] = 0,
     no_color: Annotated[bool, typer.Option("--no-color", help="Disable colour.")] = False,
     ci: Annotated[CIMode, typer.Option(
         "--ci", envvar="SPINE_CI", case_sensitive=False,
@@ -102,21 +107,79 @@ def root(
     seams = ctx.obj if isinstance(ctx.obj, Seams) else Seams()
     ctx.obj = Invocation(Flags(profile=profile, base_url=base_url, json=json_, quiet=quiet,
                                verbose=verbose, no_color=no_color, ci=ci.value), seams)
+    if ctx.invoked_subcommand is None:  # a bare `spine`: where to start, not the full help
+        from spine_cli.ui.overview import show_overview
+
+        show_overview(ctx.obj.output)
+        raise typer.Exit(0)
+
+
+def build(names: Iterable[str] | None = None) -> typer.Typer:
+    """The root app with the named groups (all of them by default)."""
+    wanted = None if names is None else set(names)
+    root_app = typer.Typer(
+        name="spine",
+        help="Run Spine agents from the command line: submit a prompt and files, "
+        "follow the run, fetch the artifacts.",
+        epilog=_epilog(),
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root_app.callback(invoke_without_command=True)(root)
+    for name, module in GROUPS:
+        if wanted is None or name in wanted:
+            root_app.add_typer(importlib.import_module(module).app, name=name)
+    for name, module in COMMANDS:
+        if wanted is None or name in wanted:
+            root_app.command(name)(getattr(importlib.import_module(module), name))
+    return root_app
+
+
+def named_group(argv: list[str]) -> str | None:
+    """The command group the arguments name, if a known one (else None: build them all)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in dict(GROUPS + COMMANDS) else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # PEP 562: the whole app for tests, tools and Typer's own completion, built once.
+    if name == "app":
+        whole = build()
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(name)
 
 
 def main() -> None:
     """Run the app (the `spine` entry point, spine_cli.entry, answers <Tab> before this)."""
-    from spine_cli.ui.output import report_text
+    from spine_cli.ui.output import StdoutWatch, report_text
 
+    completing = bool(os.environ.get("_SPINE_COMPLETE"))
+    group = None if completing else named_group(sys.argv[1:])
+    stdout = StdoutWatch()
     try:
         # A fixed program name: usage lines and Typer's completion variable
         # (_SPINE_COMPLETE) stay the same under `python -m spine_cli` or a wrapper.
-        app(prog_name="spine")
+        build([group] if group else None)(prog_name="spine")
+    except SystemExit as exc:
+        # rich and Typer answer a closed stdout outside our commands (`spine --help |
+        # head -1`) with a quiet exit 1; the documented code is 141.
+        if exc.code == 1 and stdout.broken():
+            sys.exit(int(ExitCode.BROKEN_PIPE))
+        raise
     except KeyboardInterrupt:  # Ctrl-C outside a command body (e.g. during import)
         report_text("\nInterrupted.")
         sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:  # `spine --help | head -1`: end quietly
-        from spine_cli.commands.shared import silence_stdout
+        from spine_cli.ui.output import silence_stdout
 
         silence_stdout()
         sys.exit(int(ExitCode.BROKEN_PIPE))
+

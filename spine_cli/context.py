@@ -123,15 +123,20 @@ class Invocation:
                                   for r in refs))
 
     # -- the network -------------------------------------------------------------------
-    def client(self, settings: "Settings | None" = None) -> "SpineClient":
-        """A ready API client for these settings (the invocation's by default)."""
+    def client(self, settings: "Settings | None" = None, *,
+               keyless: bool = False) -> "SpineClient":
+        """A ready API client for these settings (the invocation's by default).
+
+        `keyless`: without a key, send none (`spine doctor` still checks reachability).
+        """
         from spine_cli.api.client import SpineClient
 
         settings = settings or self.settings
-        key = settings.require_key()
+        key = (settings.api_key or "") if keyless else settings.require_key()
         return SpineClient(settings.base_url, key, transport=self.seams.transport,
                            sleep=self.seams.sleep, clock=self.seams.clock,
-                           budget=self.budget(settings.base_url, key), log=self._log())
+                           budget=self.budget(settings.base_url, key), log=self._log(),
+                           trace=self._log() if self.flags.verbose >= 2 else None)
 
     def budget(self, base_url: str, key: str) -> "RequestBudget":
         from spine_cli.api.retry import RequestBudget

@@ -30,6 +30,8 @@ status into an exit code with `exit_code_for_status`.
 
 from __future__ import annotations
 
+import re
+import shlex
 from enum import IntEnum
 
 
@@ -77,7 +79,10 @@ EXIT_CODE_TABLE: list[tuple[int, str]] = [
     (5, "the run ended partial (--partial-ok makes it 0)"),
     (6, "stopped waiting at --timeout; the run goes on server-side"),
     (7, "the run succeeded but an artifact could not be downloaded or verified"),
-    (8, "API unreachable or failing (network, 5xx, 429) beyond the retry/outage budget"),
+    (8, "API unreachable or failing (network, 5xx, 429) beyond the retry/outage budget, "
+        "or answered what spine cannot use: an answer of the wrong shape or an unknown run "
+        "status; also a create that may or may not have made a run (recorded as "
+        "unconfirmed)"),
     (9, "not found (404): no such run, canvas or task for this key"),
     (10, "a webhook delivery failed verification (bad or missing signature, stale "
          "timestamp, not JSON), or the endpoint of webhook trigger rejected the event"),
@@ -136,8 +141,24 @@ class MissingKeyError(ConfigError):
         where = f" for profile '{profile}'" if profile else ""
         super().__init__(
             f"No API key configured{where}.",
-            hint="Set SPINE_API_KEY, or run `spine auth login`.",
+            hint=hint_with_flags("Set SPINE_API_KEY, or run `spine auth login`.", profile),
         )
+
+
+_AUTH_COMMAND = re.compile(r"\bspine auth (login|status)\b")
+
+
+def hint_with_flags(hint: str, profile: str | None, base_url: str | None = None) -> str:
+    """A hint's `spine auth login/status` with the --profile (and a --base-url flag) in use.
+
+    Without them the suggested command would act on the default profile or host, not
+    on the one that failed.
+    """
+    site = f" --base-url {shlex.quote(base_url)}" if base_url and "--base-url" not in hint \
+        else ""
+    prof = f" --profile {shlex.quote(profile)}" if profile and profile != "default" \
+        and "--profile" not in hint else ""
+    return _AUTH_COMMAND.sub(lambda m: f"spine{site} auth {m.group(1)}{prof}", hint)
 
 
 class APIError(SpineError):
@@ -222,15 +243,15 @@ class CreateInterruptedError(InterruptedError_):
 
     def __init__(self, ambiguous: bool, exit_code: int = ExitCode.INTERRUPTED) -> None:
         if ambiguous:
+            # runs.create points the hint at the attempt's unconfirmed history row.
             super().__init__("Interrupted after the create request was sent: a run may have "
                              "been created.",
-                             hint="Check `spine run list` (the attempt is recorded there) before "
-                             "creating it again.")
+                             hint="Check for the run before creating it again.")
         else:
             super().__init__("Interrupted before the create request was complete: no run was "
                              "created.")
         self.ambiguous = ambiguous
-        self.exit_code = int(exit_code)
+        self.exit_code = ExitCode(exit_code)
 
 
 def api_error_for_status(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from spine_cli.local.batch_state import BatchState
 from spine_cli.runs.batch_keys import shard_of

@@ -86,7 +86,7 @@ def test_run_wait_on_a_run_created_elsewhere_uses_the_prior(api):
     # The prior says ~15 min: sparse mid-run (up to 60 s), as with an estimate.
     assert max(with_prior.sleeps) == pytest.approx(60.0)
     other = api.emulator.create_run(api.key, "Long memo again [emulate:duration=900]")["run_id"]
-    history().forget(history().list(settings, limit=1)[0]["run_id"])  # fewer than 3 runs now
+    history().forget(history().recent(settings, limit=1)[0]["run_id"])  # fewer than 3 runs now
     without = FakeTime(emulator=api.emulator)
     assert spine("run", "wait", other, "-q", seams=without.seams()).exit_code == 0
     assert max(without.sleeps) == pytest.approx(30.0)  # the SDK's pace: up to 30 s

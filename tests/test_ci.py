@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from spine_cli.ui import ci
 from spine_cli.app import app
 from spine_cli.api.models import Run
-from spine_cli.context import Flags, Invocation
 from spine_cli.errors import NetworkError
 from spine_cli.runs.waiter import Tracked
 from spine_cli.ui.output import Output, OutputMode, in_ci, resolve_mode
@@ -81,13 +80,10 @@ def test_ci_false_is_not_ci(monkeypatch):
 
 
 def test_github_mode_follows_ci_option_and_environment(monkeypatch):
-    def inv(mode: str = "auto") -> Invocation:
-        return Invocation(Flags(ci=mode))
-
-    assert not ci.github_enabled(inv())
-    assert ci.github_enabled(inv("github"))
+    assert not ci.github_enabled("auto")
+    assert ci.github_enabled("github")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    assert ci.github_enabled(inv()) and not ci.github_enabled(inv("none"))
+    assert ci.github_enabled("auto") and not ci.github_enabled("none")
 
 
 def test_output_format_survives_multi_line_values_and_lookalike_delimiters():

@@ -88,14 +88,15 @@ def test_html_from_a_proxy_is_a_clear_error_with_the_status():
     with client_for(lambda r: page) as c:
         with pytest.raises(ServerError) as info:
             c.get_run(RUN)
-    assert info.value.message == "The API returned a non-JSON answer (text/html)."
+    assert info.value.message == ("The API answered HTTP 502 with a non-JSON page (text/html), "
+                                  "not the API's JSON envelope.")
     assert info.value.status_code == 502
     assert len(c.sleeps) == 3  # retried before giving up
 
 
 def test_html_on_200_is_a_network_error():
     page = httpx.Response(200, text="<html>login</html>", headers={"content-type": "text/html"})
-    with pytest.raises(NetworkError, match="non-JSON answer \\(text/html\\)") as info:
+    with pytest.raises(NetworkError, match="HTTP 200 with a non-JSON page \\(text/html\\)") as info:
         unwrap(page.status_code, page.headers, page.content)
     assert info.value.status_code == 200
 

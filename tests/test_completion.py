@@ -57,8 +57,12 @@ def spec_in_click_order(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fast_path_uses_click_order(spec_in_click_order, monkeypatch):
-    monkeypatch.setattr(completion_fast, "SPEC_PATH", str(spec_in_click_order))
+def _fast_path_uses_click_order(spec_in_click_order):
+    global CLICK_ORDER_SPEC
+    CLICK_ORDER_SPEC = str(spec_in_click_order)
+
+
+CLICK_ORDER_SPEC = ""  # the spec the fast path is compared with Typer on (set per test)
 
 
 def protocol_env(shell: str, line: str) -> dict[str, str]:
@@ -80,7 +84,7 @@ def protocol_env(shell: str, line: str) -> dict[str, str]:
 def fast(shell: str, line: str, capsys) -> tuple[int | None, str]:
     """spine's own fast path from the static spec (what the `spine` executable runs)."""
     capsys.readouterr()
-    code = completion_fast.fast_complete(env=protocol_env(shell, line))
+    code = completion_fast.fast_complete(env=protocol_env(shell, line), spec_path=CLICK_ORDER_SPEC)
     return code, capsys.readouterr().out
 
 
@@ -189,8 +193,9 @@ def test_real_bash_completes_through_the_committed_script(profiles):
 # --- 2. what is offered -------------------------------------------------------------------
 
 def test_subcommands_and_options(capsys):
-    assert values("bash", "spine ", capsys) == ["run", "batch", "canvas", "auth", "config",
-                                               "emulator", "webhook"]
+    # Typer lists a top-level command (doctor) before the groups.
+    assert values("bash", "spine ", capsys) == ["doctor", "run", "batch", "canvas", "auth",
+                                               "config", "emulator", "webhook"]
     assert values("bash", "spine webhook trigger --event run.", capsys) == [
         "run.started", "run.completed", "run.failed"]
     assert values("bash", "spine run w", capsys) == ["wait", "watch"]
@@ -284,7 +289,8 @@ def test_an_unreadable_history_offers_nothing_and_stays_quiet(isolated_env, caps
     data.mkdir(parents=True)
     (data / "history.sqlite3").write_bytes(b"not a database" * 100)
     capsys.readouterr()
-    assert completion_fast.fast_complete(env=protocol_env("bash", "spine run get ")) == 0
+    assert completion_fast.fast_complete(env=protocol_env("bash", "spine run get "),
+                                          spec_path=CLICK_ORDER_SPEC) == 0
     captured = capsys.readouterr()
     assert captured.out == "\n" and captured.err == ""
 
@@ -338,9 +344,9 @@ def test_fast_path_matches_typer_on_every_command_and_option(profiles, capsys):
 def test_fish_is_args_says_whether_spine_has_candidates(capsys):
     env = protocol_env("fish", "spine run create --template ")
     env["_TYPER_COMPLETE_FISH_ACTION"] = "is-args"
-    assert completion_fast.fast_complete(env=env) == 0
+    assert completion_fast.fast_complete(env=env, spec_path=CLICK_ORDER_SPEC) == 0
     env["_TYPER_COMPLETE_ARGS"] = "spine run create --prompt-file "
-    assert completion_fast.fast_complete(env=env) == 1  # let fish complete file names
+    assert completion_fast.fast_complete(env=env, spec_path=CLICK_ORDER_SPEC) == 1  # file names
 
 
 def test_a_missing_or_foreign_spec_is_left_to_typer(tmp_path, capsys):
@@ -354,12 +360,11 @@ def test_a_missing_or_foreign_spec_is_left_to_typer(tmp_path, capsys):
 def test_the_entry_point_falls_back_to_typer(monkeypatch, tmp_path, capsys):
     from spine_cli import entry
 
-    monkeypatch.setattr(completion_fast, "SPEC_PATH", tmp_path / "none.json")
     for name, value in protocol_env("bash", "spine run w").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "argv", ["spine"])
     with pytest.raises(SystemExit) as exit_info:
-        entry.main()
+        entry.main(spec_path=str(tmp_path / "none.json"))
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.split() == ["wait", "watch"]
 
@@ -367,8 +372,7 @@ def test_the_entry_point_falls_back_to_typer(monkeypatch, tmp_path, capsys):
 # --- never the network, never heavy imports ------------------------------------------------
 
 HEAVY = ("typer", "click", "rich", "httpx", "pydantic", "spine_cli.app", "spine_cli.commands",
-         "spine_cli.context", "spine_cli.ui", "spine_cli.runs", "spine_cli.api.client",
-         "spine_cli.api.models", "tools")
+         "spine_cli.context", "spine_cli.ui", "spine_cli.runs", "spine_cli.api.client", "tools")
 
 
 @pytest.mark.skipif(not SPINE_EXE.exists(), reason="needs the installed spine script")

@@ -280,12 +280,14 @@ def test_failed_run_without_result_writes_only_the_manifest(tmp_path):
     assert report.manifest["artifacts"] == [] and report.manifest["status"] == "failed"
 
 
-def test_an_unwritable_final_output_is_a_download_error_not_a_crash(tmp_path):
-    from spine_cli.errors import DownloadError
-
+def test_an_unwritable_final_output_is_reported_with_the_files_that_were_saved(tmp_path):
     files = Files({0: b"ok"})
-    (tmp_path / "out" / "final_output.md").mkdir(parents=True)
-    with pytest.raises(DownloadError, match="Cannot write .*final_output.md") as info:
-        run_engine(tmp_path, make_run(artifact(0, "a.docx", b"ok")), files)
-    assert info.value.exit_code == 7
-    assert not list((tmp_path / "out").glob("*.part"))
+    out = tmp_path / "out"
+    (out / "final_output.md").mkdir(parents=True)
+    report, _ = run_engine(tmp_path, make_run(artifact(0, "a.docx", b"ok")), files)
+    assert report.exit_code == 7
+    assert report.paths == [out / "a.docx", out / "manifest.json"]
+    assert [name for name, _ in report.failed] == ["final_output.md"]
+    assert report.error().message.endswith("could not be downloaded: final_output.md.")
+    assert report.manifest["final_output"] is None
+    assert not list(out.glob("*.part"))

@@ -183,7 +183,7 @@ def test_extraction_handles_shell_around_the_command():
 
 
 @pytest.mark.parametrize("bad", [["run", "create", "--prompt", "x", "--no-such-flag"],
-                                 ["run", "wait"], ["run", "wait", "x", "--timeout", "soon"],
+                                 ["run", "watch"], ["run", "wait", "x", "--timeout", "soon"],
                                  ["run", "frobnicate"], ["--profile"]])
 def test_the_parse_check_rejects_what_spine_rejects(bad):
     with pytest.raises(Exception):
@@ -207,7 +207,9 @@ def test_root_help_ends_with_exit_codes_and_environment():
 
 
 def test_root_help_table_keeps_its_columns_when_wrapped():
-    out = runner.invoke(app, ["--help"], prog_name="spine").stdout
+    result = runner.invoke(app, ["--help"], prog_name="spine")
+    assert result.exit_code == 0
+    out = result.stdout
     tail = out[out.index("Exit codes"):]
     for line in tail.splitlines()[1:]:
         body = line.rstrip()

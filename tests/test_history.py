@@ -37,7 +37,7 @@ def test_record_observe_and_list(isolated_env):
     record(HERE, rid(2), prompt="second")
     record(HERE, None, prompt="ambiguous create", unconfirmed=True)
     observe(HERE, {"run_id": rid(1), "status": "completed", "canvas_id": "c-1"})
-    runs = history().list(HERE)
+    runs = history().recent(HERE)
     assert [r["run_id"] for r in runs] == [None, rid(2), rid(1)]
     first = runs[2]
     assert first["status"] == "completed" and first["canvas_id"] == "c-1"
@@ -46,9 +46,9 @@ def test_record_observe_and_list(isolated_env):
     assert first["files"] == ["data.csv", "notes.md"] and first["blocks"] == ["document-block"]
     assert first["updated_at"] > first["created_at"]
     assert runs[0]["unconfirmed"] is True
-    assert [r["run_id"] for r in history().list(HERE, status="completed")] == [rid(1)]
-    assert [r["run_id"] for r in history().list(HERE, status="unconfirmed")] == [None]
-    assert len(history().list(HERE, limit=1)) == 1
+    assert [r["run_id"] for r in history().recent(HERE, status="completed")] == [rid(1)]
+    assert [r["run_id"] for r in history().recent(HERE, status="unconfirmed")] == [None]
+    assert len(history().recent(HERE, limit=1)) == 1
 
 
 def test_database_is_wal_with_a_busy_timeout(isolated_env):
@@ -68,10 +68,10 @@ def test_rows_are_scoped_by_profile_and_base_url(isolated_env):
     record(HERE, rid(1))
     record(STAGING, rid(2))
     record(OTHER_HOST, rid(3))
-    assert [r["run_id"] for r in history().list(HERE)] == [rid(1)]
+    assert [r["run_id"] for r in history().recent(HERE)] == [rid(1)]
     # /v1 and trailing slashes do not make another host
-    assert [r["run_id"] for r in history().list(Settings("default", None, "http://127.0.0.1:9"))] == [rid(1)]
-    assert len(history().list(HERE, all_profiles=True)) == 3
+    assert [r["run_id"] for r in history().recent(Settings("default", None, "http://127.0.0.1:9"))] == [rid(1)]
+    assert len(history().recent(HERE, all_profiles=True)) == 3
 
 
 def test_run_references(isolated_env):
@@ -146,7 +146,7 @@ def test_twenty_concurrent_writer_processes_lose_nothing(isolated_env):
     waited = sorted(float(out) for out, _ in outputs)
     # Writers that started while the hog held the lock waited for it: lock waits, not luck.
     assert sum(w > 0.2 for w in waited) >= 10, waited
-    runs = [r for r in history().list(HERE, limit=None) if r["run_id"] != rid(0)]
+    runs = [r for r in history().recent(HERE, limit=None) if r["run_id"] != rid(0)]
     assert sorted(r["run_id"] for r in runs) == sorted(run_ids)
     assert {(r["status"], r["canvas_id"], r["files"][0]) for r in runs} == {("completed", "c", "a.txt")}
     assert all(r["prompt"] == f"concurrent {r['run_id']}" for r in runs)
@@ -180,7 +180,7 @@ def test_corrupt_history_warns_once_and_spine_carries_on(isolated_env):
 def test_unreadable_history_path_warns_and_carries_on(isolated_env):
     history_path().mkdir(parents=True)  # a directory where the file should be
     record(HERE, rid(1))
-    assert history().list(HERE) == []
+    assert history().recent(HERE) == []
 
 
 def test_a_version_1_history_gains_the_estimate_column(isolated_env):
@@ -200,4 +200,4 @@ def test_a_version_1_history_gains_the_estimate_column(isolated_env):
     rid = "550e8400-e29b-41d4-a716-446655440000"
     record(load_settings(), rid, estimated_ms=90000, spec={"prompt": "p"})
     assert history().estimates([rid]) == {rid: 90.0}
-    assert history().list(load_settings())[0]["spec"] == {"prompt": "p"}
+    assert history().recent(load_settings())[0]["spec"] == {"prompt": "p"}

@@ -14,7 +14,7 @@ import tracemalloc
 import httpx
 import pytest
 
-from support.liar import Delay, Drop, Json, Raw, Redirect, Stream, Trickle, fail, ok
+from support.liar import Delay, Drop, Json, Raw, Redirect, Stall, Stream, Trickle, fail, ok
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -153,6 +153,16 @@ def test_delay_answers_late_and_a_short_read_timeout_trips(liar):
     assert time.monotonic() - started >= 1.0
     with pytest.raises(httpx.ReadTimeout):
         httpx.get(liar.url("/slow"), timeout=0.3)
+
+
+def test_stall_leaves_the_body_unread_then_reads_it_and_answers(liar):
+    liar.on("POST", "/up", Stall(1.0, ok({"got": True})))
+    body = b"x" * (32 * 1024 * 1024)  # more than the socket buffers hold: the upload waits
+    started = time.monotonic()
+    assert httpx.post(liar.url("/up"), content=body, timeout=10).json()["data"] == {"got": True}
+    assert time.monotonic() - started >= 1.0
+    seen = liar.requests[0]
+    assert seen.body_complete and seen.body_size == len(body)
 
 
 def test_a_cross_origin_redirect_records_what_the_other_origin_got(liar, make_liar):

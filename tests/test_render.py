@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 import pytest
 
@@ -35,6 +36,11 @@ def test_render_run_shows_server_text_literally(capsys, rich_mode):
     output = Output(OutputMode(rich_stdout=rich_mode, color_stdout=rich_mode))
     render_run(output, RUN)
     out = capsys.readouterr().out
+    # The one OSC sequence allowed: our own OSC 8 link to the canvas (its id is a UUID).
+    url = "https://app.getspine.ai/canvas/c0ffee00-0000-4000-8000-000000000000"
+    link = re.compile(r"\x1b\]8;[^;\x1b]*;(%s)?\x1b\\" % re.escape(url))
+    assert len(link.findall(out)) == (2 if rich_mode else 0)  # opened and closed once
+    out = link.sub("", out)
     assert "\x1b]" not in out and "\x07" not in out and "\r" not in out
     assert "[bold red]LOUD[/]" in out
     assert "partial in 15m27s" in out

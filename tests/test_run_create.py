@@ -40,14 +40,42 @@ def test_create_sends_fields_and_files_as_the_api_expects(api, tmp_path):
     f.write_text("region,revenue\nEU,10\n")
     img = tmp_path / "logo.png"
     img.write_bytes(b"\x89PNG\r\n\x1a\n")
-    out = spine("run", "create", "-q", "--prompt", "Report", "-t", "report",
-                "--instructions", "Be brief", "-f", str(f), "-f", str(img))
+    notes = tmp_path / "raw.bin"
+    notes.write_bytes(b"\x00\x01payload")
+    out = spine("run", "create", "-q", "--prompt", "Report on EU", "-t", "report",
+                "-b", "document", "-b", "table-block", "--instructions", "Be brief",
+                "-f", str(f), "-f", str(img), "-f", f"{notes};type=application/x-custom;filename=n.dat")
     assert out.exit_code == 0, out
     (entry,) = posts(api)
     assert entry["content_type"].startswith("multipart/form-data")
     assert entry["user_agent"].startswith("spine-cli/")
-    dag = api.emulator.get_run(api.key, out.stdout.strip())
-    assert dag["run_id"] == out.stdout.strip()
+    got = api.emulator.received(out.stdout.strip())
+    assert (got["prompt"], got["template"], got["blocks"], got["agent_instructions"]) == (
+        "Report on EU", "report", ["document-block", "table-block"], "Be brief")
+    assert got["files"] == [
+        {"name": "data.csv", "content_type": "text/csv", "size": f.stat().st_size},
+        {"name": "logo.png", "content_type": "image/png", "size": 8},
+        {"name": "n.dat", "content_type": "application/x-custom", "size": 9},
+    ]
+    assert "n.dat: the API documents only these file types" in out.stderr  # sent, with a warning
+
+
+def test_without_files_the_create_is_url_encoded_with_the_sdks_fields(api):
+    out = spine("run", "create", "-q", "--prompt", "Plain", "--webhook-url", "https://h.example/x")
+    assert out.exit_code == 0, out
+    (entry,) = posts(api)
+    assert entry["content_type"] == "application/x-www-form-urlencoded"
+    got = api.emulator.received(out.stdout.strip())
+    assert (got["prompt"], got["template"], got["blocks"], got["files"]) == (
+        "Plain", "auto", None, [])
+
+
+def test_file_bytes_from_stdin_need_a_name_and_are_sent(api):
+    out = spine("run", "create", "-q", "--prompt", "Notes", "-f", "-;filename=notes.md",
+                input="# from a pipe\n")
+    assert out.exit_code == 0, out
+    got = api.emulator.received(out.stdout.strip())
+    assert got["files"] == [{"name": "notes.md", "content_type": "text/markdown", "size": 14}]
 
 
 def test_prompt_from_stdin_and_file(api, tmp_path):
@@ -62,6 +90,7 @@ def test_prompt_from_stdin_and_file(api, tmp_path):
 
 def test_blocks_short_names_are_expanded(api):
     out = spine("run", "create", "--dry-run", "--json", "--prompt", "x", "-b", "memo", "-b", "text-block")
+    assert out.exit_code == 0, out
     assert json.loads(out.stdout)["fields"]["blocks"] == '["memo-block", "text-block"]'
 
 

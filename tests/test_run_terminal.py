@@ -4,6 +4,7 @@ and a start-up that imports nothing heavy."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,10 +48,10 @@ def test_watch_on_a_terminal_draws_a_live_display_then_the_result(api):
     run_id = api.emulator.create_run(api.key, "Board memo [emulate:duration=3] [emulate:tasks=12]")["run_id"]
     code, screen = run_in_pty(["run", "watch", run_id, "--poll-interval", "0.3"], tty_env(api))
     assert code == 0, screen
-    assert "━" in screen                      # the progress bar
+    assert re.search("[━─╸]{8}", screen)      # the progress bar
     assert "\x1b[" in screen                  # drawn with cursor movement / colour
     assert f"run {run_id[:8]}: " not in screen  # not the plain line format
-    assert "Artifacts" in screen and "Run:" in screen
+    assert "Files" in screen and "Run:" in screen
 
 
 def test_create_upload_bar_appears_on_a_terminal_for_large_files(api, tmp_path):
@@ -72,3 +73,19 @@ def test_startup_imports_nothing_heavy(args):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
     assert "HEAVY=" in proc.stderr
     assert proc.stderr.rsplit("HEAVY=", 1)[1].strip() == ""
+
+
+def test_prompt_dash_at_a_terminal_says_how_to_end_it(api):
+    code, screen = run_in_pty(["run", "create", "--prompt", "-", "--dry-run"], tty_env(api),
+                              typed=b"Draft a memo\n\x04")
+    assert code == 0, screen
+    assert "Reading the prompt from stdin; end with Ctrl-D." in screen
+    assert "prompt: Draft a memo\r\n" in screen  # one trailing newline dropped
+
+
+def test_prompt_dash_from_a_pipe_says_nothing(api):
+    from support.cli import spine
+
+    out = spine("run", "create", "--prompt", "-", "--dry-run", input="Draft a memo\n")
+    assert out.exit_code == 0, out
+    assert "Reading" not in out.stderr and "prompt: Draft a memo\n" in out.stdout

@@ -66,6 +66,7 @@ def test_each_event_type_has_its_shape(endpoint, kind):
 
 def test_json_reports_status_time_and_excerpt(endpoint):
     result = spine("webhook", "trigger", "--to", endpoint.url, "--json", env=ENV)
+    assert result.exit_code == 0, result
     report = json.loads(result.stdout)
     assert report["status"] == 200 and report["accepted"] is True
     assert report["elapsed_ms"] >= 0 and report["type"] == "run.completed"
@@ -111,6 +112,7 @@ def test_print_gives_a_curl_command_that_a_listener_accepts():
 
 def test_print_json_gives_headers_and_body():
     result = spine("webhook", "trigger", "--print", "--json", "--event", "webhook.ping", env=ENV)
+    assert result.exit_code == 0, result
     request = json.loads(result.stdout)
     assert request["url"] == "http://127.0.0.1:8787/" and request["method"] == "POST"
     body = request["body"].encode()
@@ -160,4 +162,7 @@ def test_event_choices_are_the_documented_event_types():
     from spine_cli.emulator.config import WEBHOOK_EVENTS
     from spine_cli.webhooks.events import EVENT_TYPES
 
+    from spine_cli.commands.webhook_shared import EVENT_TYPES as CLI_EVENT_TYPES
+
     assert [e.value for e in EventType] == list(EVENT_TYPES) == list(WEBHOOK_EVENTS)
+    assert CLI_EVENT_TYPES == EVENT_TYPES

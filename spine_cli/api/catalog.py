@@ -20,6 +20,8 @@ UPLOAD_EXTENSIONS = (
     ".pdf", ".docx", ".xlsx", ".csv", ".txt", ".md", ".yaml", ".yml", ".json", ".zip",
 )
 
+KEY_PREFIX = "sk_spine_"  # every Spine API key starts so
+
 CANVAS_URL = "https://app.getspine.ai/canvas/{canvas_id}"
 
 

@@ -26,7 +26,6 @@ from spine_cli.errors import (
 )
 
 MAX_BODY = 16 * 1024 * 1024
-_CHUNK = 64 * 1024
 
 
 def read_body(response: httpx.Response, *, deadline: float | None,
@@ -37,7 +36,8 @@ def read_body(response: httpx.Response, *, deadline: float | None,
         raise _too_large(response, int(declared), limit)
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes(_CHUNK):
+    # Chunks as they arrive (not 64 KiB at a time), so the deadline is checked on each.
+    for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limit:
             raise _too_large(response, size, limit)
@@ -57,15 +57,9 @@ def _too_large(response: httpx.Response, size: int, limit: int) -> MalformedResp
 def unwrap(status: int, headers: httpx.Headers, body: bytes) -> Any:
     """Check the envelope; return `data` or raise the matching error."""
     rid = headers.get("x-request-id")
-    try:
-        doc = json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        doc = None
+    doc = _parse(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("success"), bool):
-        ctype = headers.get("content-type", "no content type").split(";")[0].strip()
-        what = ("a non-JSON answer" if doc is None and ctype != "application/json"
-                else "JSON that is not the API's envelope")
-        message = f"The API returned {what} ({ctype or 'no content type'})."
+        message = f"The API answered HTTP {status} with {_what(doc, headers)}."
         if status < 400:
             raise MalformedResponseError(message, status_code=status, request_id=rid,
                                          hint="A proxy may be in the way; check SPINE_BASE_URL.")
@@ -74,23 +68,59 @@ def unwrap(status: int, headers: httpx.Headers, body: bytes) -> Any:
         raise error
     if doc["success"] is True and 200 <= status < 300:
         return doc.get("data")
-    text = _error_text(doc.get("error"))
+    text = _error_text(doc)
     if status < 400:
         # success:false on a 2xx: the API refused the request, whatever the status says.
         raise BadRequestError(f"The API refused the request: {text}", status, rid)
     raise error_for_status(status, text, rid, headers)
 
 
-def _error_text(value: object) -> str:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+_NOT_JSON = object()
+
+
+def _parse(body: bytes) -> Any:
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _what(doc: Any, headers: httpx.Headers) -> str:
+    """What came instead of the envelope, in words."""
+    ctype = headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    if doc is None:
+        return "an empty body, not the API's JSON envelope"
+    if doc is _NOT_JSON:
+        what = "a body that is not JSON" if "json" in ctype else "a non-JSON page"
+        return f"{what} ({ctype}), not the API's JSON envelope"
+    return "JSON that is not the API's envelope"
+
+
+def _error_text(doc: dict[str, Any]) -> str:
+    """The error's words, wherever the server put them (`error`, else another field)."""
+    for value in (doc.get("error"), doc.get("message"), doc.get("detail"), doc.get("errors")):
+        text = _text_of(value)
+        if text:
+            return text
+    return "no error message"
+
+
+def _text_of(value: object) -> str | None:
+    if isinstance(value, str):
+        # One line: the server's newlines cannot fake a line of spine's own.
+        return " ".join(value.split()) or None
     if isinstance(value, dict):
         for key in ("message", "error", "detail"):
-            if isinstance(value.get(key), str) and value[key].strip():
-                return str(value[key]).strip()
+            text = _text_of(value.get(key))
+            if text:
+                return text
+    if isinstance(value, list):
+        return next((t for t in map(_text_of, value) if t), None)
     if value not in (None, "", [], {}):
         return json.dumps(value, ensure_ascii=False)[:500]
-    return "no error message"
+    return None
 
 
 def error_for_status(status: int, message: str, request_id: str | None = None,

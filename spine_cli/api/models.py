@@ -88,9 +88,22 @@ def json_dicts(value: object) -> list[Json]:
 
 def json_object(data: object, what: str) -> Json:
     if not isinstance(data, dict):
-        kind = "null" if data is None else type(data).__name__
-        raise MalformedResponseError(f"The API answered with {kind} {what} instead of an object.")
+        raise MalformedResponseError(f"The API answered with {json_kind(data)} for the {what}, "
+                                     "not an object.")
     return data
+
+
+def json_kind(value: object) -> str:
+    """A JSON value's type in words (`a string`, `null`, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def json_uuid(data: Mapping[str, Any], key: str, what: str, required: bool = True) -> str | None:
@@ -211,7 +224,8 @@ class Run:
         status_text = json_str(obj.get("status"))
         if not status_text:
             raise MalformedResponseError("The API's run has no status.")
-        result = obj.get("result") if isinstance(obj.get("result"), dict) else {}
+        raw_result = obj.get("result")
+        result: Json = raw_result if isinstance(raw_result, dict) else {}
         duration = json_int(obj.get("duration_ms"))
         return cls(
             run_id=run_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,9 @@ from spine_cli.commands.shared import command, invocation
 from spine_cli.context import Invocation
 from spine_cli.errors import (AuthenticationError, ConfigError, MissingKeyError, NotFoundError,
                               SpineError, UsageError)
-from spine_cli.local.settings import Settings, SourceKind
+
+if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
 
 app = typer.Typer(help="Log in with an API key, check it, log out.", no_args_is_help=True)
 
@@ -31,7 +33,7 @@ NoVerifyOpt = Annotated[bool, typer.Option(
     "--no-verify", help="Do not ask the API whether it accepts the key.")]
 
 
-def verify_key(inv: Invocation, settings: Settings) -> bool:
+def verify_key(inv: Invocation, settings: "Settings") -> bool:
     """True when the API accepts settings' key; AuthenticationError when it refuses it."""
     with inv.client(settings) as client:
         try:
@@ -110,7 +112,7 @@ def auth_login(
 
         spine --base-url http://127.0.0.1:8787 auth login --profile local
     """
-    from spine_cli.local.settings import check_profile_name, config_path, mask_key
+    from spine_cli.local.settings import SourceKind, check_profile_name, config_path, mask_key
 
     inv = invocation(ctx, json_=json_, quiet=quiet)
     settings = inv.settings_for(profile, allow_new_profile=True)
@@ -120,7 +122,7 @@ def auth_login(
     _check_format(key)
     candidate = dataclasses.replace(settings, api_key=key)
     if not no_verify:
-        _verify_new_key(inv, candidate, profile_flag)
+        _verify_new_key(inv, candidate, profile_flag, with_key)
     # The base URL in use is stored with the key when it came from a flag or the environment:
     # a key for the emulator or staging must not be sent to production later.
     store_url = settings.base_url if settings.sources["base_url"].kind in (
@@ -136,17 +138,19 @@ def auth_login(
     _note_env_override(inv)
 
 
-def _verify_new_key(inv: Invocation, candidate: Settings, profile_flag: str) -> None:
+def _verify_new_key(inv: Invocation, candidate: "Settings", profile_flag: str,
+                    with_key: bool) -> None:
     try:
         verify_key(inv, candidate)
     except AuthenticationError as exc:
         raise AuthenticationError(
             f"The API at {candidate.base_url} rejected this key ({exc.message}); it was not "
-            "saved.", exc.status_code, exc.request_id,
+            "saved.", exc.status_code or 401, exc.request_id,
             hint="Check you copied the whole key, and that it has not been revoked.") from None
     except SpineError as exc:
-        exc.hint = (f"The key could not be checked. Save it unchecked with: spine auth login"
-                    f"{profile_flag} --no-verify")
+        again = (f'echo "$KEY" | spine auth login --with-key{profile_flag} --no-verify'
+                 if with_key else f"spine auth login{profile_flag} --no-verify")
+        exc.hint = f"The key could not be checked; nothing was saved. Save it unchecked: {again}"
         raise
 
 
@@ -173,7 +177,7 @@ def auth_status(
 
         spine auth status --profile staging --json
     """
-    from spine_cli.local.settings import config_path, mask_key
+    from spine_cli.local.settings import SourceKind, config_path, mask_key
 
     inv = invocation(ctx, json_=json_)
     settings = inv.settings_for(profile)
@@ -185,7 +189,7 @@ def auth_status(
         "api_key_source": str(src.get("api_key", "none")),
         "accepted": None, "config_file": str(config_path()),
     }
-    error = None
+    error: SpineError | None = None
     if settings.api_key and not no_verify:
         try:
             doc["accepted"] = verify_key(inv, settings)
@@ -193,7 +197,7 @@ def auth_status(
             doc["accepted"] = False
             error = AuthenticationError(
                 f"The API at {settings.base_url} rejects the key from {doc['api_key_source']} "
-                f"({exc.message}).", exc.status_code, exc.request_id,
+                f"({exc.message}).", exc.status_code or 401, exc.request_id,
                 hint=f"Log in again: `spine auth login{_profile_flag(settings)}`" + (
                     ", and unset SPINE_API_KEY." if src["api_key"].kind is SourceKind.ENV
                     else "."))
@@ -206,7 +210,7 @@ def auth_status(
         raise error
 
 
-def _profile_flag(settings: Settings) -> str:
+def _profile_flag(settings: "Settings") -> str:
     return f" --profile {settings.profile}" if settings.profile != "default" else ""
 
 

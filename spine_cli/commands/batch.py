@@ -169,14 +169,14 @@ def _run(inv: "Invocation", batch: "Batch", shard: "Shard | None", state_file: "
         opened = open_batch(state, batch, shard, retry_uncertain=retry_uncertain,
                             retry_failed=retry_failed)
         show_opened(inv.output, opened, state.summary())
-        with make_batch_view(inv) as view, inv.fetcher() as fetcher:
+        with make_batch_view(inv.output, inv.seams.clock) as view, inv.fetcher() as fetcher:
             runner = BatchRunner(client, inv.history, inv.settings, state, batch.select(shard),
                                  options, view, fetcher, clock=inv.seams.clock,
                                  sleep=inv.seams.sleep)
             outcome = runner.run()
         if results:
             write_results(results, outcome.results)
-        return present_outcome(inv, outcome, timeout=options.wait.timeout,
+        return present_outcome(inv.output, inv.flags.ci, outcome, timeout=options.wait.timeout,
                                max_runs=options.max_runs, results_path=results)
 
 
@@ -268,7 +268,7 @@ def batch_merge(
     inv = invocation(ctx, json_=json_)
     report = merge(results)
     merged = report.to_json()
-    show_merge(inv, merged, report.markdown())
+    show_merge(inv.output, inv.flags.ci, merged, report.markdown())
     raise typer.Exit(report.exit_code)
 
 

@@ -172,7 +172,8 @@ def _target_profile(profile: str | None, inv: Invocation, cfg: dict[str, Any]) -
     return check_profile_name(resolve_profile(profile or inv.flags.profile, cfg)[0])
 
 
-@app.command("set")
+# A VALUE may look like an option (`-3`): it must reach the validator, not Click.
+@app.command("set", context_settings={"ignore_unknown_options": True})
 @command
 def config_set(
     ctx: typer.Context,

@@ -6,13 +6,14 @@ commands only, so `spine --version` and `--help` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
@@ -143,7 +144,19 @@ def emulator_serve(
                            max_file_size, max_files, rate_limit, url_ttl)
     from spine_cli.emulator.runner import serve_forever
 
-    serve_forever(config, _announcer(invocation(ctx).output))
+    with emulator_errors():
+        serve_forever(config, _announcer(invocation(ctx).output))
+
+
+@contextlib.contextmanager
+def emulator_errors() -> Iterator[None]:
+    """The emulator's own errors (it imports nothing of the CLI) as usage errors, exit 2."""
+    from spine_cli.emulator.errors import EmulatorError
+
+    try:
+        yield
+    except EmulatorError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
 
 
 def _exit_code(returncode: int) -> int:
@@ -178,7 +191,7 @@ def emulator_exec(
 
         spine emulator exec --speed 20 -- pytest tests/integration
 
-        spine emulator exec -- sh -c 'spine run create -q --prompt hi | xargs spine run wait'
+        spine emulator exec -- sh -c 'spine run create -q --prompt hi | spine run wait'
     """
     tmp = None if data_dir is not None else Path(tempfile.mkdtemp(prefix="spine-emulator-"))
     try:
@@ -193,7 +206,8 @@ def emulator_exec(
 def _run_with_emulator(config: EmulatorConfig, cmd: list[str]) -> int:
     from spine_cli.emulator.runner import BackgroundServer
 
-    server = BackgroundServer(config)
+    with emulator_errors():
+        server = BackgroundServer(config)
     server.start()
     emu = server.prepared.emulator
     env = {**os.environ, "SPINE_BASE_URL": server.prepared.url, "SPINE_API_KEY": emu.api_key,

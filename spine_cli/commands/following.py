@@ -25,7 +25,7 @@ def follow_runs(inv: "Invocation", client: "SpineClient", run_ids: list[str],
     follower = Follower(client, inv.settings, inv.history, warn=inv.output.warn,
                         clock=inv.seams.clock, sleep=inv.seams.sleep)
     # The tree is decoration: one try per refresh, never a retry that would stall the polls.
-    reporter = make_reporter(inv, watch=watch,
+    reporter = make_reporter(inv.output, inv.seams.clock, watch=watch,
                              tasks_fetch=lambda canvas: client.get_tasks(canvas, max_retries=0))
     with reporter:
         outcome = follower.wait(FollowRequest(run_ids, options, download, estimates or {}),
@@ -33,4 +33,4 @@ def follow_runs(inv: "Invocation", client: "SpineClient", run_ids: list[str],
     if download and not outcome.interrupted:
         with DownloadBars(inv.output) as bars, inv.fetcher(bars) as fetcher:
             follower.download(outcome, download, fetcher)
-    return present(inv, outcome, options, watch=watch, download=download)
+    return present(inv.output, inv.flags.ci, outcome, options, watch=watch, download=download)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Optional
 
 import typer
 
 from spine_cli.local.values import parse_duration
 
-def _duration_callback(value: Optional[str]) -> Optional[float]:
-    if value is None:
-        return None
+MIN_POLL_INTERVAL = 0.1
+
+
+def _interval_callback(value: Optional[float]) -> Optional[float]:
+    # Click's FloatRange lets nan and inf through (every comparison with nan is false).
+    if value is not None and (not math.isfinite(value) or value < MIN_POLL_INTERVAL):
+        raise typer.BadParameter(f"expected a finite number of seconds, at least "
+                                 f"{MIN_POLL_INTERVAL}, got {value}")
+    return value
+
+
+def duration(value: str) -> float:
+    """A DUR option's value (`90`, `90s`, `15m`, `2h`, `1h30m`) in seconds."""
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -53,14 +64,14 @@ RunArg = Annotated[str, typer.Argument(
     autocompletion=complete_run)]
 RunsArg = Annotated[list[str], typer.Argument(
     metavar="RUN...", help="Run ids, unique prefixes, @last, or @last~N.", autocompletion=complete_run)]
-TimeoutOpt = Annotated[Optional[str], typer.Option(
-    "--timeout", metavar="DUR", callback=_duration_callback,
+TimeoutOpt = Annotated[Optional[float], typer.Option(
+    "--timeout", metavar="DUR", parser=duration,
     help="Stop waiting after DUR (90, 90s, 15m, 2h, 1h30m); exit 6. Default: no limit.")]
 PollIntervalOpt = Annotated[Optional[float], typer.Option(
-    "--poll-interval", metavar="S", min=0.1,
+    "--poll-interval", metavar="S", callback=_interval_callback,
     help="Poll every S seconds instead of the adaptive schedule.")]
-MaxOutageOpt = Annotated[Optional[str], typer.Option(
-    "--max-outage", metavar="DUR", callback=_duration_callback,
+MaxOutageOpt = Annotated[Optional[float], typer.Option(
+    "--max-outage", metavar="DUR", parser=duration,
     help="Give up (exit 8) after the API has failed for DUR in a row. Default: 10m.")]
 PartialOkOpt = Annotated[bool, typer.Option(
     "--partial-ok", help="Exit 0 instead of 5 when a run ends partial.")]

@@ -13,6 +13,7 @@ from spine_cli.context import Invocation
 from spine_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from spine_cli.api.models import CreatedRun
     from spine_cli.runs.create import CreateSpec
 
 from spine_cli.commands.shared import command, invocation
@@ -97,10 +98,13 @@ def run_create(
     from spine_cli.context import require_one_of
     from spine_cli.runs import create as create_flow
 
-    inv = invocation(ctx, json_=json_, quiet=quiet, stream=watch)
+    # Following prints NDJSON with --json, as `run wait`/`run watch` do.
+    inv = invocation(ctx, json_=json_, quiet=quiet, stream=wait or watch)
     require_one_of(wait=wait, watch=watch)
     if download and not (wait or watch):
         raise UsageError("--download needs --wait or --watch.")
+    _say_when_reading_a_terminal(inv, prompt=prompt, prompt_file=prompt_file,
+                                 instructions_file=instructions_file, files=file or [])
     with tempfile.TemporaryDirectory(prefix="spine-create-") as spool_dir:
         spec = create_flow.build_spec(
             prompt=prompt, prompt_file=prompt_file, template=template, blocks=block,
@@ -136,16 +140,38 @@ def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
                            max_outage=max_outage, partial_ok=partial_ok) if follow else None
     with inv.client() as client:
         with UploadBar(inv.output, sum(f.size for f in spec.files)) as bar:
+            def created_now(created: "CreatedRun") -> None:
+                bar.stop()
+                announce(inv.output, created, follow=follow, watch=watch)
+
             created = create_flow.send(client, inv.history, settings, spec,
-                                       on_upload=bar.advance, origin=run_origin())
-        announce(inv.output, created, follow=follow, watch=watch)
+                                       on_upload=bar.advance, on_created=created_now,
+                                       origin=run_origin())
         if options is None:
-            ci.report_created(inv, created)
+            ci.report_created(inv.flags.ci, inv.output, created)
             return 0
         estimate = created.estimated_seconds
         return follow_runs(inv, client, [created.run_id], options, watch=watch,
                            download=download,
                            estimates={created.run_id: estimate} if estimate else None)
+
+
+def _say_when_reading_a_terminal(inv: Invocation, *, prompt: str | None,
+                                 prompt_file: str | None, instructions_file: str | None,
+                                 files: list[str]) -> None:
+    """`--prompt -` typed at a terminal waits for input: say so, and how to end it."""
+    import sys
+
+    from spine_cli.ui.output import isatty
+
+    if not isatty(sys.stdin):
+        return
+    what = ("the prompt" if "-" in (prompt, prompt_file) else
+            "the instructions" if instructions_file == "-" else
+            "the file" if any(f == "-" or f.startswith("-;") for f in files) else None)
+    if what:
+        end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+        inv.output.note(f"Reading {what} from stdin; end with {end}.")
 
 
 def run_origin() -> str | None:

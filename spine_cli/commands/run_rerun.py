@@ -11,6 +11,7 @@ from spine_cli.commands.shared import command, invocation
 from spine_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from spine_cli.api.models import CreatedRun
     from spine_cli.context import Invocation
 
 RerunArg = Annotated[str, typer.Argument(
@@ -55,10 +56,14 @@ def run_rerun(ctx: typer.Context, run: RerunArg, yes: YesOpt = False, json_: Jso
         _confirm(inv, describe_rerun(rerun.spec, rerun.source))
     with inv.client() as client:
         with UploadBar(inv.output, sum(f.size for f in rerun.spec.files)) as bar:
+            def created_now(created: "CreatedRun") -> None:
+                bar.stop()  # the id first, before the history is written to
+                announce(inv.output, created, follow=False, watch=False)
+
             created = create_flow.send(client, inv.history, inv.settings, rerun.spec,
-                                       on_upload=bar.advance, origin=run_origin())
-    announce(inv.output, created, follow=False, watch=False)
-    ci.report_created(inv, created)
+                                       on_upload=bar.advance, on_created=created_now,
+                                       origin=run_origin())
+    ci.report_created(inv.flags.ci, inv.output, created)
 
 
 def _history_row(inv: "Invocation", ref: str) -> dict[str, Any]:

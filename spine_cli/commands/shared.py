@@ -18,7 +18,6 @@ import contextlib
 import functools
 import os
 import signal
-import sys
 import threading
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -45,7 +44,8 @@ def command(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = next((a for a in [*args, *kwargs.values()] if isinstance(a, typer.Context)), None)
+        # Typer hands its bundled Click's Context, not a typer.Context: match by behaviour.
+        ctx = next((a for a in [*args, *kwargs.values()] if hasattr(a, "find_root")), None)
         try:
             with _sigterm_as_interrupt():
                 return func(*args, **kwargs)
@@ -56,12 +56,15 @@ def command(func: F) -> F:
                 import traceback
 
                 traceback.print_exc()
+            _keep_flags_in_hint(ctx, exc)
             _output(ctx).error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt as exc:
             _output(ctx).note("\nTerminated." if isinstance(exc, Terminated) else "\nInterrupted.")
             raise typer.Exit(interrupt_code(exc)) from None
         except BrokenPipeError:
+            from spine_cli.ui.output import silence_stdout
+
             silence_stdout()
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except Exception as exc:  # a bug: say so, briefly
@@ -74,6 +77,18 @@ def command(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _keep_flags_in_hint(ctx: typer.Context | None, exc: SpineError) -> None:
+    """A suggested `spine auth …` keeps the --profile/--base-url this invocation used."""
+    from spine_cli.errors import hint_with_flags
+
+    inv = ctx.find_root().obj if ctx is not None else None
+    if not exc.hint or not isinstance(inv, Invocation):
+        return
+    settings = inv.__dict__.get("settings")
+    profile = settings.profile if settings is not None else inv.flags.profile
+    exc.hint = hint_with_flags(exc.hint, profile, inv.flags.base_url)
+
+
 def _output(ctx: typer.Context | None) -> Any:
     from spine_cli.ui.output import Output, OutputMode
 
@@ -81,13 +96,6 @@ def _output(ctx: typer.Context | None) -> Any:
     if isinstance(inv, Invocation) and "mode" in inv.__dict__:
         return inv.output
     return Output(OutputMode())
-
-
-def silence_stdout() -> None:
-    """After EPIPE: point stdout at /dev/null so the interpreter's final flush is quiet."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 @contextlib.contextmanager

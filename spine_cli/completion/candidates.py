@@ -10,7 +10,10 @@ Nothing here touches the network or imports Typer, httpx or rich at import time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
 
 RUN_CANDIDATES = 30
 
@@ -69,10 +72,10 @@ def _history_rows(profile: str | None, base_url: str | None) -> list[dict[str, A
         return []  # completing never creates the history
     scope = _scope(profile, base_url)
     quiet = History(path, warn=lambda message: None)
-    return quiet.list(scope, limit=RUN_CANDIDATES, all_profiles=scope is None)
+    return quiet.recent(scope, limit=RUN_CANDIDATES, all_profiles=scope is None)
 
 
-def _scope(profile: str | None, base_url: str | None) -> Any:
+def _scope(profile: str | None, base_url: str | None) -> "Settings | None":
     """The settings `resolve_run_ref` will use (None, for all profiles, when config is unreadable)."""
     from spine_cli.local.settings import load_settings
 
@@ -84,7 +87,9 @@ def _scope(profile: str | None, base_url: str | None) -> Any:
 
 
 def _describe(row: dict[str, Any]) -> str:
-    status = "unconfirmed" if row.get("unconfirmed") else str(row.get("status") or "?")
+    from spine_cli.local.history import UNCONFIRMED
+
+    status = UNCONFIRMED if row.get("unconfirmed") else str(row.get("status") or "?")
     when = str(row.get("created_at") or "")[:16].replace("T", " ")
     prompt = " ".join(str(row.get("prompt") or "").split())
     if len(prompt) > 48:

@@ -65,7 +65,7 @@ def load_spec(path: str | None = None) -> dict[str, Any]:
         spec = json.load(fh)
     if spec.get("format") != SPEC_FORMAT:
         raise ValueError(f"{path}: unknown spec format {spec.get('format')!r}")
-    return spec
+    return dict(spec)
 
 
 # --- the protocol: what the shell sends, what it expects back --------------------
@@ -208,7 +208,7 @@ def _take_option(tok: str, args: list[str], i: int, by_name: dict[str, Node], wa
                     walk.values[opt["name"]] = value
                 else:
                     walk.values[opt["name"]] = args[i + 1] if i + 1 < len(args) else None
-                    return i + 1 + opt["nargs"]
+                    return i + 1 + int(opt["nargs"])
         return i + 1
     for pos, ch in enumerate(tok[1:], start=1):  # -qv, -tREPORT
         opt = by_name.get("-" + ch)

@@ -3,6 +3,7 @@
 Modules (server stack imported only by `spine emulator` commands):
 
     config.py      EmulatorConfig: options and their defaults
+    errors.py      EmulatorError (the CLI turns it into a usage error)
     store.py       SQLite state: runs, clock, secrets, webhook deliveries
     catalog.py     block types, templates, what each template builds
     simulation.py  a run's deterministic timeline (tasks, blocks, outcome)

@@ -113,6 +113,19 @@ async def webhook_ping(request: Request) -> JSONResponse:
     return JSONResponse({"events": sent})
 
 
+async def received(request: Request) -> JSONResponse:
+    """What the emulator stored of one create: the fields and each file part, as received."""
+    run = _emu(request).store.get_run(request.path_params["run_id"])
+    if run is None:
+        return JSONResponse({"error": "no such run"}, status_code=404)
+    return JSONResponse({
+        "run_id": run.run_id, "prompt": run.prompt,
+        "template": run.template, "blocks": run.blocks,
+        "agent_instructions": run.agent_instructions,
+        "files": [{k: f.get(k) for k in ("name", "content_type", "size")} for f in run.files],
+    })
+
+
 async def rotate_secret(request: Request) -> JSONResponse:
     try:
         wanted = (await _json_body(request)).get("secret")
@@ -138,6 +151,7 @@ def routes() -> list[Route]:
         Route("/_emulator/webhooks", webhook_log, methods=["GET"]),
         Route("/_emulator/webhooks/ping", webhook_ping, methods=["POST"]),
         Route("/_emulator/webhooks/rotate-secret", rotate_secret, methods=["POST"]),
+        Route("/_emulator/runs/{run_id}", received, methods=["GET"]),
         Route("/_emulator/health", health, methods=["GET"]),
     ]
 
@@ -145,7 +159,7 @@ def routes() -> list[Route]:
 def _drop_connection(receive: Any) -> None:
     cycle = getattr(receive, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None:
+    if transport is None or cycle is None:
         raise RuntimeError("cannot drop the connection: not running under uvicorn")
     cycle.disconnected = True  # so uvicorn does not try to answer on a dead socket
     transport.abort()

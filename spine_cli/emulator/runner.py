@@ -17,9 +17,9 @@ import threading
 from typing import Callable
 
 from spine_cli.emulator.config import EmulatorConfig
+from spine_cli.emulator.errors import EmulatorError
 from spine_cli.emulator.server import build_app
 from spine_cli.emulator.state import Emulator
-from spine_cli.errors import UsageError
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -31,7 +31,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         reason = exc.strerror or str(exc)
-        raise UsageError(f"Cannot listen on {host}:{port}: {reason}.",
+        raise EmulatorError(f"Cannot listen on {host}:{port}: {reason}.",
                          hint="Choose another --port, or --port 0 for a free one.") from None
     sock.listen(1024)
     return sock
@@ -58,7 +58,7 @@ class Prepared:
             self.emulator = Emulator(config)
         except (OSError, sqlite3.Error) as exc:
             self.sock.close()
-            raise UsageError(f"Cannot use the data directory {config.data_dir}: {exc}.",
+            raise EmulatorError(f"Cannot use the data directory {config.data_dir}: {exc}.",
                              hint="Choose another --data-dir.") from None
         uv_config = uvicorn.Config(build_app(self.emulator, self.url), log_level="warning",
                                    access_log=False, http="h11", lifespan="on",

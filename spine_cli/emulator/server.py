@@ -140,7 +140,7 @@ def _new_record(emu: Emulator, run_id: str, tenant: str, fields: dict[str, str],
     return RunRecord(
         run_id=run_id, tenant=tenant, canvas_id=str(uuid.uuid4()), prompt=prompt,
         template=template, blocks=blocks, agent_instructions=instructions, created_at=created,
-        duration_s=float(directives.get("duration", duration)),
+        duration_s=float(directives.get("duration", duration)),  # type: ignore[arg-type]
         outcome=str(directives.get("outcome", "completed")),
         tasks=directives.get("tasks"), files=files)  # type: ignore[arg-type]
 
@@ -245,7 +245,7 @@ async def download(request: Request) -> Response:
     run = emu.store.get_run(run_id)
     plan = emu.plan(run) if run else None
     block = next((b for b in views.artifact_blocks(plan) if b.id == node_id), None) if plan else None
-    if block is None or views.block_state(block, emu.now()) != "completed":
+    if plan is None or block is None or views.block_state(block, emu.now()) != "completed":
         return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
     emu.shelf.ensure(plan, block)
     return FileResponse(emu.shelf.path(plan, block), filename=artifact_name(plan, block),

@@ -125,7 +125,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
-        self._offset = float(self.meta("clock_offset", "0"))
+        self._offset = float(self.meta("clock_offset", "0") or 0)
         self._sweep_uploads()
 
     def _sweep_uploads(self) -> None:

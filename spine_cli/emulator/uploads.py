@@ -138,7 +138,8 @@ async def parse_multipart(content_type: str, chunks: AsyncIterator[bytes], dest:
         raise UploadRejected(400, "Invalid multipart body: missing boundary")
     collector = _Collector(dest, max_file_size, max_files)
     # Starlette decodes header values as latin-1, so this gives back the bytes sent.
-    parser = MultipartParser(boundary.encode("latin-1", "replace"), collector.callbacks())
+    parser = MultipartParser(boundary.encode("latin-1", "replace"),
+                             collector.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in chunks:
             if collector.error is None:

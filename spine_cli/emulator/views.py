@@ -122,7 +122,7 @@ def _node_content(plan: Plan, block: Block) -> tuple[str | None, str | None, lis
     """(content, url, sources) of a finished block, apart from download URLs."""
     topic = plan.topic
     digest = hashlib.sha256(block.id.encode()).hexdigest()
-    if block.is_input:
+    if block.is_input and block.file is not None:
         return f"Uploaded file {block.name} ({block.file['size']} bytes)", None, []
     if block.type == "web-block":
         url = f"https://example.com/search/{digest[:12]}"
@@ -170,7 +170,8 @@ def task_node(task: Task, now: float, depth: int | None = None) -> dict[str, Any
 
 
 def tasks_view(plan: Plan, now: float) -> dict[str, Any]:
-    done, not_done = [], []
+    done: list[dict[str, Any]] = []
+    not_done: list[dict[str, Any]] = []
     for root in plan.roots:
         node = task_node(root, now)
         if node is not None:

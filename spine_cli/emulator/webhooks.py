@@ -22,6 +22,7 @@ Pending deliveries survive a restart. A run ending `partial` is announced as `ru
 from __future__ import annotations
 
 import asyncio
+import functools
 import contextlib
 import hashlib
 import hmac
@@ -144,7 +145,7 @@ async def _loop(app: Any) -> None:
             for row in _sendable(rows, in_flight, emu.now()):
                 in_flight.add(row["id"])
                 task = asyncio.create_task(deliver(emu, client, row))
-                task.add_done_callback(lambda _t, i=row["id"]: in_flight.discard(i))
+                task.add_done_callback(functools.partial(_settled, in_flight, row["id"]))
 
 
 def _sendable(rows: list[Any], in_flight: set[int], now: float) -> list[Any]:
@@ -171,3 +172,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _settled(in_flight: set[Any], delivery_id: Any, _task: Any) -> None:
+    in_flight.discard(delivery_id)

@@ -29,7 +29,7 @@ class BatchMeta:
     def from_json(cls, data: dict[str, Any]) -> "BatchMeta":
         shard = data.get("shard")
         return cls(data["input"], data["input_sha256"], data["format"],
-                   tuple(shard) if shard else None, data.get("prompt_template"))  # type: ignore[arg-type]
+                   tuple(shard) if shard else None, data.get("prompt_template"))
 
 
 @dataclass

@@ -56,7 +56,8 @@ def read_config(path: Path, warn: Warn | None = None) -> dict[str, Any]:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror}",
                           hint=f"Check the permissions of {path}.") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        parsed: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+        return parsed
     except UnicodeDecodeError:
         raise ConfigError(f"Malformed config file {path}: not UTF-8 text.",
                           hint=f"Fix or remove {path}.") from None

@@ -6,14 +6,15 @@
     observe(settings, run)               # update from any GET /v1/run answer
     estimates(run_ids) -> {id: seconds}  # what the API estimated at creation
     priors(run_ids) -> {id: seconds}     # else: the median duration of like runs
-    list(settings, limit=, status=, all_profiles=) -> [Row]
+    recent(settings, limit=, status=, all_profiles=) -> [Row]
     forget(settings, row) -> bool        # drop a row (an unconfirmed create, once checked)
     lookup(...)                          # used by local.run_refs to resolve RUN arguments
 
-History is a convenience: every method warns once (through `warn`) and
-carries on when the database is unusable; the warning says what to do for
-the cause at hand (a lock held by another process, a full disk, a damaged
-file). Many `spine` processes write at once (parallel CI jobs), so the
+History is a convenience: when the database is unusable, the first method
+to find out warns (through `warn`) and every later one returns at once
+without it, so a history locked for minutes or on a full disk costs one busy
+timeout, not one per poll; the warning says what to do for the cause at hand
+(a lock held by another process, a full disk, a damaged file). Many `spine` processes write at once (parallel CI jobs), so the
 database runs in WAL mode with a generous busy timeout, and every write is
 one short `BEGIN IMMEDIATE` transaction (taking the write lock up front, so a
 writer never has to upgrade a read snapshot, which SQLite refuses with
@@ -33,12 +34,20 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from spine_cli.local.schema import BUSY_TIMEOUT_S, prepare
 
+from spine_cli.api.models import RunStatus
+
+if TYPE_CHECKING:
+    from spine_cli.api.models import Run
+    from spine_cli.local.settings import Settings
+
 PROMPT_EXCERPT = 200
 PRIOR_MIN_RUNS = 3  # completed runs a template needs before its median is trusted
+# The status word of a create whose outcome is unknown (its row has no run id).
+UNCONFIRMED = "unconfirmed"
 T = TypeVar("T")
 Row = dict[str, Any]
 
@@ -48,7 +57,7 @@ class RecordedRun:
     """What the history keeps of a create."""
 
     run_id: str | None
-    status: str = "running"
+    status: str = RunStatus.RUNNING.value
     canvas_id: str | None = None
     prompt: str = ""
     template: str | None = None
@@ -85,10 +94,12 @@ def advice(why: str) -> str:
 
 
 class History:
-    def __init__(self, path: Path, warn: Callable[[str], None]) -> None:
+    def __init__(self, path: Path, warn: Callable[[str], None],
+                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
         self._warn_sink = warn
         self._warned = False
+        self.busy_timeout = busy_timeout
 
     # -- plumbing ----------------------------------------------------------------
     def _warn(self, why: str) -> None:
@@ -102,16 +113,19 @@ class History:
         from spine_cli.local.config_file import ensure_private_dir
 
         ensure_private_dir(self.path.parent)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         try:
-            prepare(conn)
+            prepare(conn, self.busy_timeout)
         except BaseException:
             conn.close()
             raise
         return conn
 
     def run(self, fn: Callable[[sqlite3.Connection], T], default: T) -> T:
-        """fn(conn); on any database or file error warn once and return default."""
+        """fn(conn); on any database or file error warn once and return default (then and
+        for the rest of the invocation)."""
+        if self._warned:
+            return default
         try:
             conn = self.connect()
         except (OSError, sqlite3.Error) as exc:
@@ -127,6 +141,11 @@ class History:
 
     @staticmethod
     def write(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> int:
+        return History.execute(conn, sql, params).rowcount
+
+    @staticmethod
+    def execute(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> sqlite3.Cursor:
+        """One statement in its own write transaction."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             cursor = conn.execute(sql, tuple(params))
@@ -134,11 +153,12 @@ class History:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return cursor.rowcount
+        return cursor
 
     # -- writes --------------------------------------------------------------------
-    def record(self, settings: Any, rec: RecordedRun) -> None:
-        """Record a run this machine created (run_id None: an unconfirmed create)."""
+    def record(self, settings: "Settings", rec: RecordedRun) -> int | None:
+        """Record a run this machine created (run_id None: an unconfirmed create); return
+        the row number (`#N` names an unconfirmed row), None when the history is unusable."""
         from spine_cli.local.settings import canonical_base_url
 
         now = now_text()
@@ -156,18 +176,21 @@ class History:
                " ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,"
                " canvas_id = COALESCE(excluded.canvas_id, canvas_id),"
                " unconfirmed = excluded.unconfirmed, updated_at = excluded.updated_at")
-        self.run(lambda conn: self.write(conn, sql, row), None)
+        return self.run(lambda conn: self.execute(conn, sql, row).lastrowid, None)
 
-    def observe(self, settings: Any, run: Any) -> None:
+    def observe(self, settings: "Settings", run: "Run") -> None:
         """Update the recorded status/canvas of a run from a GET /v1/run answer (a `Run`)."""
         run_id, status, canvas = run.run_id, run.status_text, run.canvas_id
         if not run_id or not status:
             return
+        used = getattr(getattr(run, "metadata", None), "template_used", None)
+        used = used if isinstance(used, str) and used else None
         sql = ("UPDATE runs SET status = ?, canvas_id = COALESCE(?, canvas_id), unconfirmed = 0,"
-               " duration_ms = COALESCE(?, duration_ms), updated_at = ? WHERE run_id = ? AND"
-               " (status != ? OR canvas_id IS NOT ? OR unconfirmed != 0)")
-        params = (status, canvas, run.duration_ms, now_text(), str(run_id).lower(), status,
-                  canvas)
+               " duration_ms = COALESCE(?, duration_ms), template_used = COALESCE(?,"
+               " template_used), updated_at = ? WHERE run_id = ? AND (status != ? OR canvas_id"
+               " IS NOT ? OR unconfirmed != 0 OR (? IS NOT NULL AND template_used IS NOT ?))")
+        params = (status, canvas, run.duration_ms, used, now_text(), str(run_id).lower(), status,
+                  canvas, used, used)
         self.run(lambda conn: self.write(conn, sql, params), None)
 
     def forget(self, row_key: int | str) -> bool:
@@ -192,11 +215,18 @@ class History:
 
         return self.run(read, {})
 
-    def list(self, settings: Any, *, limit: int | None = 20, status: str | None = None,
-             all_profiles: bool = False) -> list[Row]:
-        """Recent runs, newest first, for the current profile and base URL."""
+    def recent(self, settings: "Settings | None", *, limit: int | None = 20,
+               status: str | None = None, all_profiles: bool = False,
+               with_ids: bool = False) -> list[Row]:
+        """Recent runs, newest first, for the current profile and base URL.
+
+        `with_ids` leaves out unconfirmed creates that have no run id (for `-q`), so
+        `limit` counts only the rows printed.
+        """
         where, params = self.scope(settings, all_profiles)
-        if status == "unconfirmed":
+        if with_ids:
+            where += " AND run_id IS NOT NULL"
+        if status == UNCONFIRMED:
             where += " AND unconfirmed = 1"
         elif status:
             where += " AND status = ? AND unconfirmed = 0"
@@ -204,23 +234,31 @@ class History:
         sql = f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC, id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
         return [_row_dict(r) for r in rows]
 
-    def counts_elsewhere(self, settings: Any) -> dict[tuple[str, str], int]:
-        """How many runs other profiles / base URLs have (for an empty `run list`)."""
+    def counts_elsewhere(self, settings: "Settings") -> dict[tuple[str, str, str | None], int]:
+        """Runs of other profiles / base URLs: (profile, base_url, origin) → count, newest first."""
         where, params = self.scope(settings, False)
-        sql = (f"SELECT profile, base_url, COUNT(*) FROM runs WHERE NOT ({where})"
-               " GROUP BY profile, base_url ORDER BY MAX(created_at) DESC")
-        rows = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
-        return {(r[0], r[1]): r[2] for r in rows}
+        sql = (f"SELECT profile, base_url, origin, COUNT(*) FROM runs WHERE NOT ({where})"
+               " GROUP BY profile, base_url, origin ORDER BY MAX(created_at) DESC")
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
 
-    def row(self, row_id: int) -> Row | None:
-        rows = self.run(lambda conn: conn.execute("SELECT * FROM runs WHERE id = ?",
-                                                  (row_id,)).fetchall(), [])
+    def newest_elsewhere(self, settings: "Settings") -> Row | None:
+        """The newest run with an id outside the current profile and base URL."""
+        where, params = self.scope(settings, False)
+        sql = (f"SELECT * FROM runs WHERE NOT ({where}) AND run_id IS NOT NULL"
+               " ORDER BY created_at DESC, id DESC LIMIT 1")
+        rows: list[sqlite3.Row] = self.run(lambda conn: conn.execute(sql, params).fetchall(), [])
         return _row_dict(rows[0]) if rows else None
 
-    def lookup(self, settings: Any, condition: str, params: list[Any],
+    def row(self, row_id: int) -> Row | None:
+        rows: list[sqlite3.Row] = self.run(
+            lambda conn: conn.execute("SELECT * FROM runs WHERE id = ?", (row_id,)).fetchall(), [])
+        return _row_dict(rows[0]) if rows else None
+
+    def lookup(self, settings: "Settings", condition: str, params: list[Any],
                page: str) -> list[Row] | None:
         """Rows of the current scope, newest first; None when the history is unusable."""
         where, scope = self.scope(settings, False)
@@ -230,7 +268,7 @@ class History:
         return None if rows is None else [_row_dict(r) for r in rows]
 
     @staticmethod
-    def scope(settings: Any, all_profiles: bool) -> tuple[str, list[Any]]:
+    def scope(settings: "Settings | None", all_profiles: bool) -> tuple[str, list[Any]]:
         if all_profiles or settings is None:
             return "1=1", []
         from spine_cli.local.settings import canonical_base_url
@@ -267,8 +305,8 @@ class History:
 
 
 def _durations(conn: sqlite3.Connection) -> dict[str | None, list[int]]:
-    rows = conn.execute("SELECT template, duration_ms FROM runs WHERE status = 'completed'"
-                        " AND duration_ms IS NOT NULL").fetchall()
+    rows = conn.execute("SELECT template, duration_ms FROM runs WHERE status = ?"
+                        " AND duration_ms IS NOT NULL", (RunStatus.COMPLETED.value,)).fetchall()
     groups: dict[str | None, list[int]] = {}
     for template, ms in rows:
         groups.setdefault(template, []).append(ms)
@@ -277,6 +315,7 @@ def _durations(conn: sqlite3.Connection) -> dict[str | None, list[int]]:
 
 def _median(values: list[int]) -> float:
     return sorted(values)[len(values) // 2] / 1000.0
+
 
 def _row_dict(row: sqlite3.Row) -> Row:
     out = dict(row)

@@ -10,10 +10,14 @@ history, for `spine run forget`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spine_cli.errors import UsageError
 from spine_cli.local.history import History, Row
+from spine_cli.local.settings import canonical_base_url
+
+if TYPE_CHECKING:
+    from spine_cli.local.settings import Settings
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PREFIX_RE = re.compile(r"^[0-9a-fA-F][0-9a-fA-F-]{0,35}$")
@@ -23,7 +27,7 @@ HINT = ("Give a run id (550e8400-e29b-41d4-a716-446655440000), a unique prefix o
         "`spine run list`, @last or @last~N.")
 
 
-def resolve_run_ref(ref: str, settings: Any, history: History) -> str:
+def resolve_run_ref(ref: str, settings: "Settings", history: History) -> str:
     """Turn a RUN argument into a full run id."""
     ref = ref.strip()
     if UUID_RE.match(ref):
@@ -36,7 +40,7 @@ def resolve_run_ref(ref: str, settings: Any, history: History) -> str:
     raise UsageError(f"Not a run reference: {ref!r}.", hint=HINT)
 
 
-def resolve_row(ref: str, settings: Any, history: History) -> tuple[int | str, Row | None]:
+def resolve_row(ref: str, settings: "Settings", history: History) -> tuple[int | str, Row | None]:
     """A RUN argument or `#N` (an unconfirmed create) → the key `History.forget` takes."""
     row = _ROW_RE.match(ref.strip())
     if row:
@@ -44,7 +48,7 @@ def resolve_row(ref: str, settings: Any, history: History) -> tuple[int | str, R
     return resolve_run_ref(ref, settings, history), None
 
 
-def _rows(history: History, settings: Any, what: str, condition: str, params: list[Any],
+def _rows(history: History, settings: "Settings", what: str, condition: str, params: list[Any],
           page: str) -> list[Row]:
     rows = history.lookup(settings, condition, params, page)
     if rows is None:
@@ -53,22 +57,68 @@ def _rows(history: History, settings: Any, what: str, condition: str, params: li
     return rows
 
 
-def where(settings: Any) -> str:
-    from spine_cli.local.settings import canonical_base_url
-
+def where(settings: "Settings") -> str:
     return f"profile '{settings.profile}' at {canonical_base_url(settings.base_url)}"
 
 
-def _nth_last(history: History, settings: Any, n: int, ref: str) -> str:
+def emulator_ended(row: Row, settings: "Settings") -> bool:
+    """A run made under `spine emulator exec` whose emulator is not the one in use.
+
+    `emulator exec` keeps its emulator's state in a temporary directory and removes it
+    when CMD ends, so such a run cannot be fetched again.
+    """
+    return row.get("origin") == "emulator" and \
+        row["base_url"] != canonical_base_url(settings.base_url)
+
+
+def elsewhere_lines(counts: dict[tuple[str, str, str | None], int], settings: "Settings") -> list[str]:
+    """`History.counts_elsewhere` as sentences: where the other runs of this history are."""
+    current = canonical_base_url(settings.base_url)
+    ended = sum(n for (_, url, origin), n in counts.items()
+                if origin == "emulator" and url != current)
+    lines = []
+    if ended:
+        lines.append(f"{_runs(ended)} made under `spine emulator exec`, whose emulator has "
+                     "stopped (those runs are gone with it)")
+    for (profile, url, origin), n in counts.items():
+        if not (origin == "emulator" and url != current):
+            lines.append(f"{_runs(n)} of profile '{profile}' at {url}")
+    return lines
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"
+
+
+def _nth_last(history: History, settings: "Settings", n: int, ref: str) -> str:
     rows = _rows(history, settings, ref, "run_id IS NOT NULL", [], f"LIMIT 1 OFFSET {n}")
     if not rows:
         count = "no runs" if n == 0 else f"fewer than {n + 1} runs"
-        raise UsageError(f"Cannot resolve {ref}: the local history has {count} for "
-                         f"{where(settings)}.", hint="See `spine run list --all-profiles`.")
+        message = f"Cannot resolve {ref}: the local history has {count} for {where(settings)}."
+        raise UsageError(message, hint=_elsewhere_hint(history, settings))
     return str(rows[0]["run_id"])
 
 
-def _by_prefix(history: History, settings: Any, prefix: str) -> str:
+def _elsewhere_hint(history: History, settings: "Settings") -> str:
+    """Where @last would have led: the newest run elsewhere, and how to reach it."""
+    newest = history.newest_elsewhere(settings)
+    if newest is None:
+        return ("Create one: spine run create -p PROMPT --watch (or try the emulator: "
+                "spine emulator exec -- spine run create -p PROMPT --watch).")
+    short = str(newest["run_id"])[:8]
+    when = str(newest["created_at"])[:16].replace("T", " ")
+    if emulator_ended(newest, settings):
+        return (f"The newest run, {short} ({when} UTC), was made under `spine emulator exec`; "
+                "that emulator has stopped and its runs are gone with it. Run one again: "
+                "spine emulator exec -- spine run create -p PROMPT --watch")
+    flags = f"--profile {newest['profile']}" if newest["profile"] != settings.profile else ""
+    if newest["base_url"] != canonical_base_url(settings.base_url):
+        flags = f"{flags} --base-url {newest['base_url']}".strip()
+    return (f"The newest run, {short} ({when} UTC), is of profile '{newest['profile']}' at "
+            f"{newest['base_url']}: spine {flags} run get @last")
+
+
+def _by_prefix(history: History, settings: "Settings", prefix: str) -> str:
     # LIKE treats _ and % as wildcards; the prefix regex admits neither.
     rows = _rows(history, settings, f"the prefix {prefix!r}", "run_id LIKE ?", [prefix + "%"],
                  "LIMIT 11")

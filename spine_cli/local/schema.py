@@ -2,8 +2,9 @@
 
 Version 1 had no estimate; version 2 added `estimated_duration_ms`; version 3
 adds the full create spec (`spec`), `duration_ms` (the schedule's prior for
-runs without an estimate), `origin` and `note`. Older files are migrated in
-place on first use, under the write lock.
+runs without an estimate), `origin` and `note`; version 4 `template_used`
+(the API's `metadata.template_used`, for `run list`). Older files are migrated
+in place on first use, under the write lock.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sqlite3
 import time
 
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS runs (
     spec        TEXT,
     origin      TEXT,
     note        TEXT,
+    template_used TEXT,
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
 );
@@ -39,18 +41,18 @@ CREATE INDEX IF NOT EXISTS runs_scope ON runs (profile, base_url, created_at);
 """
 # Columns added since version 1, in order: (name, type).
 ADDED = [("estimated_duration_ms", "INTEGER"), ("duration_ms", "INTEGER"), ("spec", "TEXT"),
-         ("origin", "TEXT"), ("note", "TEXT")]
+         ("origin", "TEXT"), ("note", "TEXT"), ("template_used", "TEXT")]
 
 
-def prepare(conn: sqlite3.Connection) -> None:
+def prepare(conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
     """Row access by name, the busy timeout, and the current schema (migrating once)."""
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
         return
     # First use: switching to WAL needs a moment alone with the file, and the
     # busy handler is not always consulted for it, so retry briefly.
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    deadline = time.monotonic() + busy_timeout
     while True:
         try:
             _migrate(conn)

@@ -151,7 +151,7 @@ class Source:
 
     def __str__(self) -> str:
         if self.kind in (SourceKind.DEFAULT, SourceKind.NONE):
-            return self.kind.value
+            return str(self.kind.value)
         if self.kind is SourceKind.CONFIG:
             return f"default_profile in {self.where}"
         return f"{self.kind.value} {self.where}"

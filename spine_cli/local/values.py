@@ -12,9 +12,10 @@ import math
 import re
 from typing import Any, Callable
 
+from spine_cli.api import catalog
 from spine_cli.api.catalog import TEMPLATES
 
-KEY_PREFIX = "sk_spine_"
+KEY_PREFIX = catalog.KEY_PREFIX
 WEBHOOK_SECRET_PREFIX = "whsec_"
 SECRET_KEYS = ("api_key", "webhook_secret")  # only ever shown masked
 _DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")

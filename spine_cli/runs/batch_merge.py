@@ -168,7 +168,7 @@ class MergeReport:
 
     @property
     def exit_code(self) -> int:
-        return self.summary()["exit_code"]
+        return int(self.summary()["exit_code"])
 
     def summary(self) -> dict[str, Any]:
         return summarize(self.rows, [ExitCode.TIMEOUT] if self.missing_shards else [])

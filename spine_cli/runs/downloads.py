@@ -43,15 +43,22 @@ class DownloadReport:
         return int(ExitCode.DOWNLOAD) if self.failed else int(ExitCode.OK)
 
     def error(self) -> DownloadError | None:
-        """The error to report when some artifact is missing (None when all saved)."""
+        """The error to report when some file is missing (None when all saved)."""
         if not self.failed:
             return None
         names = ", ".join(n for n, _ in self.failed)
+        full = any(_disk_full(why) for _, why in self.failed)
+        first = "The disk is full: free some space. " if full else ""
+        kept = "The files listed are" if self.paths else "Nothing was"
         return DownloadError(
-            f"{len(self.failed)} artifact(s) of run {self.run_id} could not be downloaded: "
-            f"{names}.",
-            hint=f"The other files are in {self.directory}; retry with "
+            f"{len(self.failed)} file(s) of run {self.run_id} could not be downloaded: {names}.",
+            hint=f"{first}{kept} saved in {self.directory}; retry with "
             f"`spine run download {self.run_id} -d {self.directory}`.")
+
+
+def _disk_full(why: str) -> bool:
+    text = why.lower()
+    return "no space" in text or "disk quota" in text or "file too large" in text
 
 
 def download_run(run: Run, dest: Path, *, refresh: Callable[[], Run], fetcher: Fetcher,
@@ -64,12 +71,27 @@ def download_run(run: Run, dest: Path, *, refresh: Callable[[], Run], fetcher: F
     entries = [job.save(art, name) for art, name in _plan(run, types, warn)]
     report.failed = [(e["name"] or e["file"], e["error"]) for e in entries if e.get("error")]
     report.paths = [Path(e["path"]) for e in entries if e.get("path")]
-    final = _write_final_output(directory, run, overwrite, warn)
+    # A full disk may refuse the last files too: what was saved is still reported.
+    final = _saved(report, FINAL_OUTPUT, warn,
+                   lambda: _write_final_output(directory, run, overwrite, warn))
     report.manifest = _manifest(run, directory, entries, final)
-    if final:
-        report.paths.append(final)
-    report.paths.append(write_atomic(directory / MANIFEST, _dump(report.manifest)))
+    _saved(report, MANIFEST, warn,
+           lambda: write_atomic(directory / MANIFEST, _dump(report.manifest)))
     return report
+
+
+def _saved(report: DownloadReport, name: str, warn: Warn,
+           write: Callable[[], Path | None]) -> Path | None:
+    """Write one of the run's own files; a failure is reported with the others."""
+    try:
+        path = write()
+    except DownloadError as exc:
+        report.failed.append((name, exc.message))
+        warn(f"could not save {name}: {exc.message}")
+        return None
+    if path is not None:
+        report.paths.append(path)
+    return path
 
 
 def _prepare(dest: Path) -> Path:

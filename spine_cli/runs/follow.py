@@ -9,6 +9,7 @@ it is given.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,7 @@ class Follower:
         for t, dest in zip(outcome.tracked, dirs):
             if t.run is None or not t.run.status.has_output or dest is None:
                 continue
-            report = download_run(t.run, Path(dest), refresh=lambda t=t: self.refresh(t),
+            report = download_run(t.run, Path(dest), refresh=functools.partial(self.refresh, t),
                                   fetcher=fetcher, warn=self.warn)
             outcome.downloads[t.run_id] = report
             # The run's final code includes its download: the CI report and the exit agree.

@@ -30,7 +30,7 @@ def safe_name(name: str | None, art_type: str | None, fallback: str) -> str:
     text = re.sub(r"\.{2,}", ".", text).strip(" .")
     if not text or _DEVICE.match(text):
         text = fallback + (f"_{text}" if text else "")
-    ext = art_type.lower() if re.fullmatch(r"[A-Za-z0-9]{1,10}", art_type or "") else ""
+    ext = (art_type or "").lower() if re.fullmatch(r"[A-Za-z0-9]{1,10}", art_type or "") else ""
     if ext and not text.lower().endswith("." + ext):
         text = f"{text}.{ext}"
     return _bound(text)

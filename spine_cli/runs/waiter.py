@@ -7,9 +7,10 @@ answer and every failed poll through `WaitEvents` (the caller's reporter).
 - One poll at a time per run; several runs are polled concurrently in one
   thread pool (one connection pool, the client's), and a 429 or
   `Retry-After` on any of them pauses all of them (`RequestBudget`).
-- A failed poll (connection error, timeout, 429, 5xx, an answer of the wrong
-  shape) is retried under the retry policy, never taken for the end of a run;
-  after `max_outage` seconds of failures in a row the run gives up (exit 8).
+- A failed poll (connection error, timeout, 429, 5xx, any other 4xx but 401/404,
+  an answer of the wrong shape) is retried under the retry policy, never taken
+  for the end of a run; after `max_outage` seconds of failures in a row the run
+  gives up (exit 8).
   Every wait — `Retry-After` included — is capped by the policy and by what is
   left of `max_outage` and `timeout`, so neither is ever overshot.
 - `timeout` bounds the whole wait, including a request in flight: each poll
@@ -29,14 +30,16 @@ from typing import Callable, Protocol
 from spine_cli.api.models import Run, RunStatus
 from spine_cli.api.retry import POLL_POLICY, RequestBudget, RetryPolicy
 from spine_cli.errors import (
-    APIError, ExitCode, MalformedResponseError, NetworkError, NotFoundError, RateLimitError,
-    ServerError, SpineError,
+    APIError, BadRequestError, ExitCode, MalformedResponseError, NetworkError, NotFoundError,
+    RateLimitError, ServerError, SpineError,
 )
 from spine_cli.runs.schedule import next_poll_delay
 
 DEFAULT_MAX_OUTAGE = 600.0
-# Failures a wait rides out (anything else, e.g. a 401, ends the command).
-TRANSIENT = (NetworkError, ServerError, RateLimitError, NotFoundError)
+# Failures a wait rides out (a 401 ends the command; a 404 ends the run at once). A
+# 4xx other than those cannot answer a valid run id's poll: like an answer of the wrong
+# shape (a proxy's page, success:false on a 200), it is a failed poll within the outage.
+TRANSIENT = (NetworkError, ServerError, RateLimitError, NotFoundError, BadRequestError)
 
 
 def exit_code_for(status: RunStatus, partial_ok: bool = False) -> int:
@@ -215,8 +218,9 @@ class Waiter:
             t.done, t.exit_code = True, exit_code_for(run.status, self.options.partial_ok)
         elif run.status is RunStatus.UNKNOWN:
             t.done, t.exit_code = True, int(ExitCode.UNAVAILABLE)
+            said = " ".join(run.status_text.split())  # one line, whatever the server sent
             t.error = MalformedResponseError(
-                f"The API reports run {t.run_id} as '{run.status_text}', a status this version "
+                f"The API reports run {t.run_id} as '{said}', a status this version "
                 "of spine does not know, so it cannot tell whether the run will end.",
                 hint=f"See it with `spine run get {t.run_id}`; a newer spine may know it.")
         self.events.update(t)

@@ -36,6 +36,10 @@ class UploadBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Take the bar down (the upload is over); harmless when done twice."""
         if self._progress:
             self._progress.stop()
 

@@ -25,7 +25,6 @@ from spine_cli.ui.render import format_duration, format_size
 from spine_cli.ui.textsafe import one_line
 
 if TYPE_CHECKING:
-    from spine_cli.context import Invocation
     from spine_cli.local.batch_state import InputDiff
     from spine_cli.runs.batch_plan import Opened
     from spine_cli.runs.batch_events import BatchOutcome
@@ -97,10 +96,10 @@ def show_opened(output: "Output", opened: "Opened", counts: dict[str, int]) -> N
         output.info(f"--retry-failed: creating {len(opened.retried_failed)} failed row(s) again.")
 
 
-def present_outcome(inv: "Invocation", out: "BatchOutcome", *, timeout: float | None,
-                    max_runs: int | None, results_path: str | None) -> int:
+def present_outcome(output: "Output", ci_mode: str, out: "BatchOutcome", *,
+                    timeout: float | None, max_runs: int | None,
+                    results_path: str | None) -> int:
     """Say what happened, print the downloaded directories, write CI reports; the exit code."""
-    output = inv.output
     summary = out.results["summary"]
     _explain(output, out, timeout, max_runs)
     statuses = ", ".join(f"{n} {one_line(s)}" for s, n in sorted(summary["statuses"].items()))
@@ -112,7 +111,7 @@ def present_outcome(inv: "Invocation", out: "BatchOutcome", *, timeout: float | 
     if not output.json:
         output.lines([r["download_dir"] for r in out.results["rows"]
                       if r.get("download_dir") and r["exit_code"] != ExitCode.DOWNLOAD])
-    _github(inv, out, results_path)
+    _github(output, ci_mode, out, results_path)
     return out.exit_code
 
 
@@ -145,20 +144,21 @@ def _explain(output: "Output", out: "BatchOutcome", timeout: float | None,
                     "re-send them with --retry-uncertain (this may create duplicates).")
 
 
-def _github(inv: "Invocation", out: "BatchOutcome", results_path: str | None) -> None:
-    if not ci.github_enabled(inv):
+def _github(output: "Output", ci_mode: str, out: "BatchOutcome",
+            results_path: str | None) -> None:
+    if not ci.github_enabled(ci_mode):
         return
     summary = out.results["summary"]
     outputs = {"rows": str(summary["rows"]), "exit_code": str(out.exit_code)}
     if results_path:
         outputs["results"] = results_path
-    ci.write_outputs(inv.output, outputs)
-    ci.append_summary(inv.output, render_markdown(out.results, max_rows=SUMMARY_ROWS))
+    ci.write_outputs(output, outputs)
+    ci.append_summary(output, render_markdown(out.results, max_rows=SUMMARY_ROWS))
     failed = [r for r in out.results["rows"] if r["exit_code"] != 0]
     for row in failed[:ANNOTATIONS]:
-        ci.annotate(inv.output, "error", f"Spine batch row {row['key']}", _failure(row))
+        ci.annotate(output, "error", f"Spine batch row {row['key']}", _failure(row))
     if len(failed) > ANNOTATIONS:
-        ci.annotate(inv.output, "error", "Spine batch",
+        ci.annotate(output, "error", "Spine batch",
                     f"{len(failed) - ANNOTATIONS} more rows did not succeed; see the step summary.")
 
 
@@ -217,11 +217,11 @@ def _table(output: "Output", rows: list[dict[str, Any]]) -> None:
                               for i, (c, w) in enumerate(zip(row, widths))).rstrip())
 
 
-def show_merge(inv: "Invocation", merged: dict[str, Any], markdown: str) -> None:
-    if inv.output.json:
-        inv.output.document(merged)
+def show_merge(output: "Output", ci_mode: str, merged: dict[str, Any], markdown: str) -> None:
+    if output.json:
+        output.document(merged)
     else:
         for line in markdown.rstrip("\n").split("\n"):
-            inv.output.data(line)
-    if ci.github_enabled(inv):
-        ci.append_summary(inv.output, render_markdown(merged, max_rows=SUMMARY_ROWS))
+            output.data(line)
+    if ci.github_enabled(ci_mode):
+        ci.append_summary(output, render_markdown(merged, max_rows=SUMMARY_ROWS))

@@ -10,7 +10,7 @@
 - `--json`: one NDJSON line per row result on stdout (`batch_merge.row_result`'s
   shape), beside whichever progress stderr gets.
 
-`make_batch_view(inv)` picks; the runner never branches on the mode.
+`make_batch_view(output, clock)` picks; the runner never branches on the mode.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from spine_cli.ui.styles import run_style
 from spine_cli.ui.textsafe import one_line
 
 if TYPE_CHECKING:
-    from spine_cli.context import Invocation
     from spine_cli.errors import SpineError
     from spine_cli.runs.waiter import Tracked
     from spine_cli.ui.output import Output
@@ -255,15 +254,14 @@ class LiveProgress(NullProgress):
         return label, bar, Text(" · ".join(bits))
 
 
-def make_batch_view(inv: "Invocation") -> BatchView:
+def make_batch_view(output: "Output", clock: Callable[[], float]) -> BatchView:
     """The view for this invocation's output situation."""
-    output = inv.output
     if output.quiet:
-        progress: NullProgress = (PlainProgress(output, inv.seams.clock, QUIET_HEARTBEAT_SECONDS,
+        progress: NullProgress = (PlainProgress(output, clock, QUIET_HEARTBEAT_SECONDS,
                                                 changes=False)
                                   if output.mode.ci else NullProgress())
     elif output.live:
-        progress = LiveProgress(output, inv.seams.clock)
+        progress = LiveProgress(output, clock)
     else:
-        progress = PlainProgress(output, inv.seams.clock)
+        progress = PlainProgress(output, clock)
     return BatchView(output, progress, json_lines=output.json)

@@ -39,14 +39,14 @@ from spine_cli.ui.textsafe import one_line, sanitize
 
 if TYPE_CHECKING:
     from spine_cli.api.models import CreatedRun
-    from spine_cli.context import Invocation
     from spine_cli.ui.output import Output
 
 EXCERPT_CHARS = 1500
 
 
-def github_enabled(inv: "Invocation") -> bool:
-    mode = inv.flags.ci or "auto"
+def github_enabled(ci_mode: str) -> bool:
+    """--ci auto|github|none: auto means GITHUB_ACTIONS=true."""
+    mode = ci_mode or "auto"
     if mode == "none":
         return False
     if mode == "github":
@@ -64,26 +64,26 @@ class _Row:
     exit_code: int | None
 
 
-def report_created(inv: "Invocation", created: "CreatedRun") -> None:
+def report_created(ci_mode: str, output: "Output", created: "CreatedRun") -> None:
     """After `run create` without a wait: the new run's id and status."""
-    if not github_enabled(inv):
+    if not github_enabled(ci_mode):
         return
-    _write_outputs(inv.output, _outputs(
+    _write_outputs(output, _outputs(
         [_Row(created.run_id, created.status.value, created.canvas_id, None)], None))
 
 
-def report_runs(inv: "Invocation", tracked: Iterable[Tracked],
+def report_runs(ci_mode: str, output: "Output", tracked: Iterable[Tracked],
                 download: str | None = None) -> None:
     """After a wait: outputs, summary and annotations for each followed run."""
-    if not github_enabled(inv):
+    if not github_enabled(ci_mode):
         return
     tracked = list(tracked)
     rows = [_Row(t.run_id, t.run.status_text if t.run else "", t.run.canvas_id if t.run else None,
                  t.exit_code) for t in tracked]
-    _write_outputs(inv.output, _outputs(rows, download))
-    _append(inv.output, "GITHUB_STEP_SUMMARY", summary_markdown(tracked, download))
+    _write_outputs(output, _outputs(rows, download))
+    _append(output, "GITHUB_STEP_SUMMARY", summary_markdown(tracked, download))
     for t in tracked:
-        _annotate(inv.output, t)
+        _annotate(output, t)
 
 
 # --- step outputs -----------------------------------------------------------
@@ -143,7 +143,7 @@ def summary_markdown(tracked: list[Tracked], download: str | None = None) -> str
 
 def _run_summary(t: Tracked, download_dir: str | None) -> str:
     run = t.run
-    status = one_line(run.status_text) if run else "unknown"
+    status = one_line(run.status_text) if run else RunStatus.UNKNOWN.value
     icon = run_style(run.status if run else None).icon
     lines = [f"### {icon} Spine run `{t.run_id}`: {_md(status)}", "",
              "| | |", "|---|---|", f"| Status | {_md(status)} (exit {t.exit_code}) |"]
@@ -227,7 +227,7 @@ def _md(text: str) -> str:
 def _annotate(output: "Output", t: Tracked) -> None:
     code = t.exit_code or 0
     status = t.status
-    word = one_line(t.run.status_text) if t.run else "unknown"
+    word = one_line(t.run.status_text) if t.run else RunStatus.UNKNOWN.value
     if code == 0 and status is RunStatus.PARTIAL:
         kind, what = "warning", "ended partial (accepted by --partial-ok)"
     elif code == 0:

@@ -15,39 +15,38 @@ from typing import TYPE_CHECKING, Callable
 from spine_cli.api.models import RunStatus
 from spine_cli.errors import ExitCode
 from spine_cli.ui import ci
-from spine_cli.ui.render import format_duration, render_run, render_summary, status_line
+from spine_cli.ui.render import (format_duration, outcome_lines, render_run, render_summary,
+                                 status_line)
 from spine_cli.ui.reporters import JsonEventReporter, NullReporter, PlainReporter
+
+PARTIAL_OK = "--partial-ok makes it 0"
 
 if TYPE_CHECKING:
     from spine_cli.api.canvas import TaskTree
-    from spine_cli.context import Invocation
     from spine_cli.runs.follow import FollowOutcome
     from spine_cli.runs.waiter import Tracked, WaitOptions
     from spine_cli.ui.output import Output
 
 
-def make_reporter(inv: "Invocation", *, watch: bool = False,
+def make_reporter(output: "Output", clock: Callable[[], float], *, watch: bool = False,
                   tasks_fetch: Callable[[str], "TaskTree"] | None = None) -> NullReporter:
     """The reporter for this invocation's output situation."""
-    output = inv.output
     if output.mode.json and watch:
         return JsonEventReporter(output)
     if output.quiet:
         # -q keeps stdout to ids, but a silent 2-hour wait looks dead to a CI watchdog.
-        return PlainReporter(output, inv.seams.clock, heartbeat=300.0) if output.mode.ci \
+        return PlainReporter(output, clock, heartbeat=300.0) if output.mode.ci \
             else NullReporter()
     if output.live:
         from spine_cli.ui.live import LiveReporter
 
-        return LiveReporter(output.err, tasks_fetch=tasks_fetch if watch else None,
-                            clock=inv.seams.clock)
-    return PlainReporter(output, inv.seams.clock)
+        return LiveReporter(output.err, tasks_fetch=tasks_fetch if watch else None, clock=clock)
+    return PlainReporter(output, clock)
 
 
-def present(inv: "Invocation", outcome: "FollowOutcome", options: "WaitOptions", *,
-            watch: bool = False, download: str | None = None) -> int:
+def present(output: "Output", ci_mode: str, outcome: "FollowOutcome", options: "WaitOptions",
+            *, watch: bool = False, download: str | None = None) -> int:
     """Print the outcome of a follow and write the CI outputs; return the exit code."""
-    output = inv.output
     if outcome.interrupted:
         _interrupted(output, outcome, watch)
     else:
@@ -58,7 +57,7 @@ def present(inv: "Invocation", outcome: "FollowOutcome", options: "WaitOptions",
             if error is not None:
                 output.error(error)
         _results(output, outcome, watch)
-    ci.report_runs(inv, outcome.tracked, download=download)
+    ci.report_runs(ci_mode, output, outcome.tracked, download=download)
     return outcome.exit_code
 
 
@@ -91,11 +90,21 @@ def _conclude(output: "Output", t: "Tracked", options: "WaitOptions") -> None:
         output.note(f"Error: gave up on run {rid} after {format_duration(t.outage)} of failed "
                     f"polls (--max-outage {format_duration(options.max_outage)}): {msg}\n"
                     f"The run goes on server-side; resume with: spine run wait {rid}")
-    elif t.status is RunStatus.FAILED:
-        output.note(f"Run {rid} failed.")
-    elif t.status is RunStatus.PARTIAL and code == ExitCode.RUN_PARTIAL:
-        output.note(f"Run {rid} ended partial: some blocks failed (exit 5; --partial-ok makes "
-                    "it 0).")
+    elif t.run is not None and t.status in (RunStatus.FAILED, RunStatus.PARTIAL) \
+            and not shows_view(output):
+        # Stated here only when stdout has no view to state it (-q, --json).
+        word = "failed" if t.status is RunStatus.FAILED else "ended partial"
+        why = f" (exit 5; {PARTIAL_OK})" if _partial_exit(code, t.status) else ""
+        output.note("\n".join([f"Run {rid} {word}{why}.", *outcome_lines(t.run)]))
+
+
+def shows_view(output: "Output") -> bool:
+    """Whether stdout gets a human view of the runs (which states how each one ended)."""
+    return not output.mode.json and not output.quiet
+
+
+def _partial_exit(code: int | None, status: RunStatus | None) -> bool:
+    return code == ExitCode.RUN_PARTIAL and status is RunStatus.PARTIAL
 
 
 def _results(output: "Output", outcome: "FollowOutcome", watch: bool) -> None:
@@ -106,15 +115,20 @@ def _results(output: "Output", outcome: "FollowOutcome", watch: bool) -> None:
                 output.record({"event": "result", "run_id": t.run_id, "exit_code": t.exit_code,
                                "run": t.run.raw if t.run else None})
             return
-        datas = [t.run.raw if t.run else None for t in tracked]
-        output.document(datas[0] if len(datas) == 1 else datas)
+        # NDJSON whatever the number of runs; a run never read (not found) has its
+        # error on stderr and no line.
+        for t in tracked:
+            if t.run is not None:
+                output.record(t.run.raw)
         return
     if not output.quiet:
         if len(tracked) == 1:
             t = tracked[0]
             if t.run is not None and t.done and t.exit_code != ExitCode.TIMEOUT \
                     and t.run.terminal:
-                render_run(output, t.run)
+                note = f"Exit 5: the run ended partial; {PARTIAL_OK}." \
+                    if _partial_exit(t.exit_code, t.status) else None
+                render_run(output, t.run, exit_note=note)
         else:
             render_summary(output, [(t.run_id, t.run, t.exit_code or 0) for t in tracked])
     for report in outcome.downloads.values():

@@ -6,7 +6,8 @@ flags and the environment:
 
 - format, highest first: `--json` (NDJSON for commands that report a stream
   of things) > `-q` > human;
-- colour: off with NO_COLOR, --no-color or TERM=dumb; FORCE_COLOR turns it on
+- colour: off with NO_COLOR (set and not empty), --no-color or TERM=dumb, which
+  win over FORCE_COLOR; FORCE_COLOR (not 0/false/no/off/empty) turns it on
   even off a terminal (piped human output is then rendered as on a terminal,
   in colour, but never redrawn);
 - live redraw (progress bars, live task tree): only when stderr is a
@@ -94,7 +95,8 @@ def resolve_mode(*, json_: bool = False, quiet: bool = False, stream: bool = Fal
     else:
         fmt = Format.QUIET if quiet else Format.HUMAN
     dumb = env.get("TERM") == "dumb"
-    colour_off = no_color or "NO_COLOR" in env or dumb
+    # no-color.org: NO_COLOR counts when present and not empty.
+    colour_off = no_color or bool(env.get("NO_COLOR")) or dumb
     forced = truthy(env.get("FORCE_COLOR")) and not colour_off
     ci = in_ci(env)
     return OutputMode(
@@ -238,6 +240,44 @@ def format_error(exc: "SpineError") -> list[str]:
 def report_error(exc: "SpineError", output: Output | None = None) -> None:
     """Print an error where no invocation's Output exists yet (the command wrapper)."""
     (output or Output(OutputMode())).error(exc)
+
+
+def silence_stdout() -> None:
+    """After EPIPE (`| head`): point stdout at /dev/null so the final flush is quiet."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+class StdoutWatch:
+    """Tells, after the fact, whether stdout was found closed (EPIPE) and put aside.
+
+    rich points file descriptor 1 at /dev/null on EPIPE; Typer swaps sys.stdout for a
+    wrapper that ignores the error. Either leaves a trace this compares against.
+    """
+
+    def __init__(self) -> None:
+        self._stream = sys.stdout
+        self._before = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.fstat(self._stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def broken(self) -> bool:
+        if sys.stdout is not self._stream:
+            return True
+        now = self._identity()
+        try:
+            devnull = os.stat(os.devnull)
+        except OSError:
+            return False
+        return now != self._before and now == (devnull.st_dev, devnull.st_ino)
 
 
 def report_text(text: str) -> None:

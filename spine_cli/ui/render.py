@@ -16,7 +16,12 @@ from spine_cli.ui.styles import run_style
 from spine_cli.ui.textsafe import one_line, sanitize
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
+
     from spine_cli.ui.output import Output
+
+FILES_TITLE = "Files"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -51,7 +56,7 @@ def status_line(run: Run) -> str:
         if p and p.tasks_total:
             return (f"running {p.tasks_completed}/{p.tasks_total} tasks, "
                     f"{format_duration(p.elapsed_ms / 1000)} elapsed")
-        return "running"
+        return RunStatus.RUNNING.value
     if run.duration_ms is not None:
         return f"{word} in {format_duration(run.duration_ms / 1000)}"
     return word
@@ -85,12 +90,21 @@ def next_step(run: Run) -> str | None:
     return None
 
 
-def render_run(output: "Output", run: Run) -> None:
-    """The full human view of one run on stdout."""
+def outcome_lines(run: Run) -> list[str]:
+    """A failed or partial run's errors and the next step (nothing for other runs)."""
+    if run.status not in (RunStatus.FAILED, RunStatus.PARTIAL):
+        return []
+    lines = [f"  - {error_text(e)}" for e in run.errors]
+    step = next_step(run)
+    return lines + ([step] if step else [])
+
+
+def render_run(output: "Output", run: Run, exit_note: str | None = None) -> None:
+    """The full human view of one run on stdout (`exit_note`: why the command exits so)."""
     if output.mode.rich_stdout:
-        _render_rich(output, run)
+        _render_rich(output, run, exit_note)
     else:
-        _render_plain(output, run)
+        _render_plain(output, run, exit_note)
 
 
 def _header_lines(run: Run) -> list[tuple[str, str]]:
@@ -103,7 +117,7 @@ def _header_lines(run: Run) -> list[tuple[str, str]]:
     return rows
 
 
-def _render_plain(output: "Output", run: Run) -> None:
+def _render_plain(output: "Output", run: Run, exit_note: str | None) -> None:
     for label, value in _header_lines(run):
         output.data(f"{label + ':':<9}{value}")
     if run.final_output:
@@ -111,7 +125,7 @@ def _render_plain(output: "Output", run: Run) -> None:
         output.data(sanitize(run.final_output).rstrip("\n"))
     if run.artifacts:
         output.data("")
-        output.data("Artifacts:")
+        output.data(f"{FILES_TITLE}:")
         for a in run.artifacts:
             output.data(f"  {one_line(a.type or '?'):<5} {format_size(a.size_bytes):>10}  "
                         f"{one_line(a.name or a.id or '(unnamed)')}")
@@ -124,9 +138,11 @@ def _render_plain(output: "Output", run: Run) -> None:
     if step:
         output.data("")
         output.data(step)
+    if exit_note:
+        output.data(exit_note)
 
 
-def _render_rich(output: "Output", run: Run) -> None:
+def _render_rich(output: "Output", run: Run, exit_note: str | None) -> None:
     from rich.markdown import Markdown
     from rich.table import Table
     from rich.text import Text
@@ -134,14 +150,21 @@ def _render_rich(output: "Output", run: Run) -> None:
     con = output.out
     colour = run_style(run.status).colour
     for label, value in _header_lines(run):
-        line = Text(f"{label + ':':<9}", style="bold")
-        line.append(value, style=colour if label == "Run" else "")
-        con.print(line, overflow="ignore", crop=False, no_wrap=label == "Canvas")
+        line = Text.assemble((f"{label + ':':<9}", "bold"))
+        if label in ("Run", "Canvas"):
+            # One unbroken line (soft-wrapped by the terminal), so the id or the link is
+            # copied whole; the canvas is a link where the terminal supports it.
+            line.append(value, style=colour if label == "Run" else f"link {value}")
+            con.print(line, soft_wrap=True)
+        else:  # long lines wrap under the value, not under the label
+            line.append(value)
+            con.print(_hanging(line, 9))
     if run.final_output:
         con.print()
         con.print(Markdown(sanitize(run.final_output), hyperlinks=False))
     if run.artifacts:
-        table = Table(title="Artifacts", title_justify="left", title_style="bold",
+        # Not "Artifacts": the final output often has a section of that name already.
+        table = Table(title=FILES_TITLE, title_justify="left", title_style="bold",
                       show_edge=False)
         for col in ("Type", "Name", "Size"):
             table.add_column(col, justify="right" if col == "Size" else "left")
@@ -159,11 +182,27 @@ def _render_rich(output: "Output", run: Run) -> None:
     step = next_step(run)
     if step:
         con.print()
-        con.print(Text(step, style="bold"))
+        con.print(Text(step, style="bold"), soft_wrap=True)  # a command copied whole
+    if exit_note:
+        con.print(Text(exit_note))
+
+
+def _hanging(line: "Text", indent: int) -> "RenderableType":
+    """`Label:  value…` whose continuation lines start under the value."""
+    from rich.table import Table
+
+    grid = Table.grid()
+    grid.add_column(width=indent, no_wrap=True)
+    grid.add_column()
+    grid.add_row(line[:indent], line[indent:])
+    return grid
 
 
 def render_summary(output: "Output", runs: list[tuple[str, Run | None, int]]) -> None:
-    """One line per run (several-run waits): id, status, exit code."""
+    """One line per run (several-run waits): id, status, exit code; then, under a failed
+    or partial run, its errors and the next step."""
     for run_id, run, code in runs:
-        text = status_line(run) if run else "unknown"
+        text = status_line(run) if run else RunStatus.UNKNOWN.value
         output.data(f"{run_id}  {text}  (exit {code})")
+        for line in outcome_lines(run) if run else []:
+            output.data(line if line.startswith("  ") else f"  {line}")

@@ -115,7 +115,7 @@ def label(node: Node, ids: bool = False) -> Text:
 
     look = node_style(node.state)
     mark, style = look.mark, look.colour
-    text = Text.assemble((f"{mark} ", style), (node.status or "unknown", style), "  ",
+    text = Text.assemble((f"{mark} ", style), (node.status or NodeStatus.UNKNOWN.value, style), "  ",
                          (node.kind or "?", "cyan"), "  ", (node.name or "(unnamed)", "bold"))
     if ids and node.ident:
         text.append(f"  {node.ident}", style="dim")

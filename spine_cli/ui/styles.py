@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from spine_cli.api.canvas import NodeStatus
 from spine_cli.api.models import RunStatus
+from spine_cli.local.diagnose import Status as CheckStatus
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ NODE_STYLES: dict[NodeStatus, Style] = {
     NodeStatus.FAILED: Style("✗", "red", "❌"),
     NodeStatus.IDLE: Style("○", "dim", "⚪"),
     NodeStatus.UNKNOWN: Style("?", "magenta", "❔"),
+}
+# `spine doctor`'s verdicts.
+CHECK_STYLES: dict[CheckStatus, Style] = {
+    CheckStatus.OK: Style("✓", "green", "✅"),
+    CheckStatus.WARN: Style("!", "yellow", "⚠️"),
+    CheckStatus.FAIL: Style("✗", "red", "❌"),
+    CheckStatus.SKIP: Style("-", "dim", "⚪"),
 }
 # A create whose outcome is unknown (the history's unconfirmed rows).
 UNCONFIRMED = Style("?", "magenta", "❓")

@@ -14,10 +14,15 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spine_cli.ui.output import Output
 from spine_cli.ui.textsafe import sanitize
+
+if TYPE_CHECKING:
+    from spine_cli.api.outbound import Answer
+    from spine_cli.webhooks.execute import ExecResult
+    from spine_cli.webhooks.listener import Received, Rejected
 
 
 def _clean(value: Any, limit: int = 200) -> str:
@@ -63,7 +68,7 @@ class ListenView:
         for line in lines:
             self.output.info(line)
 
-    def event(self, received: Any) -> None:
+    def event(self, received: "Received") -> None:
         if received.filtered:
             return
         with self._lock:
@@ -73,7 +78,7 @@ class ListenView:
                 self.output.warn(self._failure(received))
             self._exec_output(received.executed)
 
-    def rejected(self, rejected: Any) -> None:
+    def rejected(self, rejected: "Rejected") -> None:
         who = f" from {_clean(rejected.client)}" if rejected.client else ""
         with self._lock:
             self.output.warn(f"{_clock(rejected.received_at)} refused a delivery{who}: "
@@ -83,7 +88,7 @@ class ListenView:
     def stopped(self) -> None:
         self.output.info("Stopped listening.")
 
-    def _accepted(self, received: Any) -> None:
+    def _accepted(self, received: "Received") -> None:
         info = received.summary
         if self.output.json or self.ndjson:
             self.output.record(received.event)
@@ -96,7 +101,7 @@ class ListenView:
         else:
             self.output.data(self._line(received, info))
 
-    def _line(self, received: Any, info: dict[str, Any]) -> str:
+    def _line(self, received: "Received", info: dict[str, Any]) -> str:
         parts = [_clock(received.received_at), f"{_clean(info['type'], 40):<13}",
                  _clean(info["run_id"], 60) or "-", f"{_clean(info['status'], 20) or '-':<9}",
                  f"{_run_duration(info['duration_ms']):>6}"]
@@ -104,7 +109,7 @@ class ListenView:
         return "  ".join([*parts, actions] if actions else parts)
 
     @staticmethod
-    def _actions(received: Any) -> str:
+    def _actions(received: "Received") -> str:
         """The app's answer and the command's exit, for an accepted event."""
         parts = []
         if received.forward is not None:
@@ -113,7 +118,7 @@ class ListenView:
             parts.append(f"exec 0 ({_ms(received.executed.elapsed_ms)})")
         return "  ".join(parts)
 
-    def _failure(self, received: Any) -> str:
+    def _failure(self, received: "Received") -> str:
         info = received.summary
         head = f"{_clock(received.received_at)} {_clean(info['type'], 40)} {_clean(info['id'])}"
         forward, executed = received.forward, received.executed
@@ -131,7 +136,7 @@ class ListenView:
             what = "not handled"
         return f"{head}: {what}; answered {received.answer}, so the sender retries."
 
-    def _exec_output(self, executed: Any) -> None:
+    def _exec_output(self, executed: "ExecResult | None") -> None:
         if executed is None or not executed.output.strip() or self.output.quiet:
             return
         for line in sanitize(executed.output).rstrip("\n").splitlines():
@@ -156,7 +161,7 @@ class TriggerView:
         words += ["--data-binary", text]
         self.output.data(" ".join(shlex.quote(w) for w in words))
 
-    def answer(self, url: str, event: dict[str, Any], answer: Any) -> None:
+    def answer(self, url: str, event: dict[str, Any], answer: "Answer") -> None:
         if self.output.json:
             self.output.document({"url": url, "event_id": event["id"], "type": event["type"],
                                    "status": answer.status, "accepted": answer.ok,

@@ -16,6 +16,8 @@ import time
 import uuid
 from typing import Any
 
+from spine_cli.api.models import RunStatus
+
 API_VERSION = "2026-04-01"
 USER_AGENT = "Spine-Webhooks/1.0"
 EVENT_TYPES = ("run.started", "run.completed", "run.failed", "webhook.ping")
@@ -37,8 +39,9 @@ _SAMPLES: dict[str, dict[str, Any]] = {
                    "errors": [{"error": "Agent execution failed"}]},
 }
 # The event a run's status announces (a `partial` run is announced as run.completed).
-EVENT_FOR_STATUS = {"running": "run.started", "completed": "run.completed",
-                    "partial": "run.completed", "failed": "run.failed"}
+EVENT_FOR_STATUS = {RunStatus.RUNNING.value: "run.started",
+                    RunStatus.COMPLETED.value: "run.completed",
+                    RunStatus.PARTIAL.value: "run.completed", RunStatus.FAILED.value: "run.failed"}
 
 
 def run_object(run: dict[str, Any]) -> dict[str, Any]:

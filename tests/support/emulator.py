@@ -168,5 +168,9 @@ class EmulatorHandle:
         assert response.status_code == 200, response.text
         return response.json()["data"]
 
+    def received(self, run_id: str) -> dict[str, Any]:
+        """The create fields and file parts the emulator received for a run."""
+        return self.control("GET", f"runs/{run_id}")
+
     def webhooks(self) -> list[dict[str, Any]]:
         return self.control("GET", "webhooks")["deliveries"]

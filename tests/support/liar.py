@@ -15,8 +15,9 @@ spans `/`) match, in the order they were queued; when none is left, the latest m
 The lies (see each class): `Json` (any body, status, headers: `success:false` on 200,
 `data` of the wrong type, odd ids), `Raw` (any bytes and content type; a Content-Length
 that is wrong or absent), `Stream` (a huge body made on the fly, never held in memory),
-`Trickle` (headers, then one byte every N s), `Delay`, `Redirect`, `Drop` (close before or
-after reading the body). Any of them takes headers, e.g. `Retry-After` of any value.
+`Trickle` (headers, then one byte every N s), `Delay`, `Stall` (leave the request body
+unread for a while: the upload stalls), `Redirect`, `Drop` (close before or after reading
+the body). Any of them takes headers, e.g. `Retry-After` of any value.
 
 Why the standard library's ThreadingHTTPServer rather than Starlette+uvicorn: a liar must
 break HTTP on purpose (send more bytes than its Content-Length, trickle a body, hang up
@@ -38,7 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from support.lies import (  # noqa: F401 - re-exported: tests import everything from here
-    AUTO, Delay, Drop, Headers, Json, Raw, Redirect, Stream, Trickle, header_pairs, fail, ok,
+    AUTO, Delay, Drop, Headers, Json, Raw, Redirect, Stall, Stream, Trickle, header_pairs,
+    fail, ok,
 )
 
 KEEP_BODY = 1024 * 1024  # bytes of each request body kept in `Seen.body`
@@ -110,8 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def start(self, status: int, headers: Headers, content_type: str | None,
               length: int | None, close: bool = False) -> None:
-        """Status line and headers; `close` (or no length) ends the connection after."""
-        self.send_response(status)
+        """Status line and headers; `close` (or no length) ends the connection after.
+
+        A `Date` among `headers` replaces the real one (a server whose clock is off)."""
+        if any(name.lower() == "date" for name, _ in header_pairs(headers)):
+            self.send_response_only(status)
+        else:
+            self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
         if length is not None:

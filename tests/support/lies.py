@@ -104,6 +104,21 @@ class Delay:
 
 
 @dataclass
+class Stall:
+    """Leave the request body unread for `seconds` (the client's upload stalls once the
+    socket buffers are full), then read it and behave as `then`."""
+    seconds: float
+    then: Any = None
+    reads_body = False  # not a field: the liar reads the body only after the stall
+
+    def respond(self, h: "_Handler", stop: threading.Event) -> None:
+        if stop.wait(self.seconds):
+            return
+        h._read_body()
+        (self.then or ok({})).respond(h, stop)
+
+
+@dataclass
 class Redirect:
     """A 3xx to `location` (another liar's `url(...)` for a cross-origin redirect)."""
     location: str

@@ -14,7 +14,9 @@ def run_in_pty(args: list[str], env: dict[str, str], timeout: float = 30.0,
                typed: bytes | None = None) -> tuple[int, str]:
     """`python -m spine_cli ARGS` with stdin/stdout/stderr on a pty; (exit code, screen text).
 
-    `typed` is what the person types (the terminal holds it until the program reads)."""
+    `typed` is what the person types (the terminal's line discipline holds it until read;
+    end it with b"\\x04", Ctrl-D, to close stdin).
+    """
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "spine_cli", *args], stdin=slave,
                             stdout=slave, stderr=slave, env=env, close_fds=True)
