@@ -2,7 +2,7 @@
 
 - On a terminal (stderr live): one overall bar (rows done / total, counts per
   state), the active runs with their progress, and a line per finished row
-  printed above the live area, so the finished rows scroll by.
+  printed above the live area (`ui.live_area`), so the finished rows scroll by.
 - Off a terminal: a line per row state change (created, uncertain, not
   created, ended, downloaded) plus a heartbeat line per quiet minute: a CI
   log of a batch of hundreds of rows stays readable.
@@ -153,25 +153,24 @@ class PlainProgress(NullProgress):
 
 
 class LiveProgress(NullProgress):
-    """The terminal view (see the module doc); rich is imported only here."""
+    """The terminal view (see the module doc), drawn by `ui.live_area.LiveArea` (redrawn in
+    place, surviving resizes) with `ui.live`'s bars; rich is imported only here."""
 
     def __init__(self, output: "Output", clock: Callable[[], float] = time.monotonic) -> None:
-        from rich.live import Live
+        from spine_cli.ui.live_area import LiveArea
 
-        self.console = output.err
         self.clock = clock
         self.lock = threading.Lock()
         self.snapshot: Snapshot | None = None
         self.note = ""
         self.polled_at: dict[str, float] = {}
-        self.live = Live(console=self.console, get_renderable=self._render, refresh_per_second=4,
-                         transient=True, redirect_stderr=False, redirect_stdout=False)
+        self.area = LiveArea(output.err, self._render)
 
     def start(self) -> None:
-        self.live.start()
+        self.area.start()
 
     def stop(self) -> None:
-        self.live.stop()
+        self.area.stop()
 
     def row(self, change: RowChange) -> None:
         from rich.text import Text
@@ -186,7 +185,7 @@ class LiveProgress(NullProgress):
         line = Text(f"{style.mark} ", style=style.colour)
         line.append(f"{shown_key(change.key)}  ", style="bold")
         line.append(text)
-        self.live.console.print(line, no_wrap=True, overflow="ellipsis")
+        self.area.print_above(line)
 
     def polled(self, key: str, t: "Tracked") -> None:
         with self.lock:
@@ -201,26 +200,28 @@ class LiveProgress(NullProgress):
         with self.lock:
             self.snapshot = snapshot
 
-    def _render(self) -> Any:
+    def _render(self, width: int) -> Any:
         from rich.console import Group
-        from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
+
+        from spine_cli.ui.live import bar
 
         with self.lock:
             snap, note, polled_at = self.snapshot, self.note, dict(self.polled_at)
         if snap is None:
             return Text("Starting the batch…")
+        cells = max(8, min(30, width // 4))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
-        grid.add_column(width=max(10, min(30, self.console.width // 4)), no_wrap=True)
+        grid.add_column(width=cells, no_wrap=True)
         grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         grid.add_row(Text("Batch", style="bold"),
-                     ProgressBar(total=max(1, snap.total), completed=snap.states.get("done", 0)),
+                     bar(cells, snap.states.get("done", 0) / max(1, snap.total), self.clock()),
                      Text(counts_text(snap)))
         running = [(key, t) for key, t in snap.running if not t.done]
         for key, t in running[:ACTIVE_SHOWN]:
-            grid.add_row(*self._active(key, t, polled_at.get(key)))
+            grid.add_row(*self._active(key, t, polled_at.get(key), cells))
         if len(running) > ACTIVE_SHOWN:
             grid.add_row(Text(f"… and {len(running) - ACTIVE_SHOWN} more running",
                               style="dim"), Text(""), Text(""))
@@ -229,29 +230,28 @@ class LiveProgress(NullProgress):
             parts.append(Text(note, style="yellow", no_wrap=True, overflow="ellipsis"))
         return Group(*parts)
 
-    def _active(self, key: str, t: "Tracked", polled_at: float | None) -> tuple[Any, Any, Any]:
-        from rich.progress_bar import ProgressBar
+    def _active(self, key: str, t: "Tracked", polled_at: float | None,
+                cells: int) -> tuple[Any, Any, Any]:
         from rich.text import Text
+
+        from spine_cli.ui.live import ALMOST, bar
 
         run = t.run
         label = Text(f"  {shown_key(key)} ")
         label.append(one_line(run.status_text) if run else "starting",
                      style=run_style(run.status if run else None).colour)
         p = run.progress if run else None
+        now = self.clock()
         # The server's elapsed time at the last poll, ticking on between polls.
-        elapsed = p.elapsed_ms / 1000 + self.clock() - (polled_at or self.clock()) \
-            if p and p.elapsed_ms else None
-        if t.estimated and elapsed is not None:
-            bar = ProgressBar(total=1.0, completed=min(0.99, elapsed / t.estimated))
-        else:
-            bar = ProgressBar(total=None, pulse=True)
+        elapsed = p.elapsed_ms / 1000 + now - (polled_at or now) if p and p.elapsed_ms else None
+        fraction = min(ALMOST, elapsed / t.estimated) if t.estimated and elapsed else None
         bits = [f"{p.tasks_completed}/{p.tasks_total} tasks"] if p and p.tasks_total else []
         if elapsed is not None:
             bits.append(format_duration(elapsed))
         left = eta_seconds(run, t.estimated, elapsed)
         if left is not None and left >= 1:
             bits.append(f"~{format_duration(left)} left")
-        return label, bar, Text(" · ".join(bits))
+        return label, bar(cells, fraction, now), Text(" · ".join(bits))
 
 
 def make_batch_view(output: "Output", clock: Callable[[], float]) -> BatchView:
