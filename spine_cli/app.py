@@ -62,7 +62,8 @@ class CIMode(str, Enum):
 
 
 # The command groups, in help order, and the module holding each one's Typer app.
-GROUPS = [("run", "spine_cli.commands.run"), ("canvas", "spine_cli.commands.canvas"),
+GROUPS = [("run", "spine_cli.commands.run"), ("batch", "spine_cli.commands.batch"),
+          ("canvas", "spine_cli.commands.canvas"),
           ("auth", "spine_cli.commands.auth"), ("config", "spine_cli.commands.config"),
           ("emulator", "spine_cli.commands.emulator"),
           ("webhook", "spine_cli.commands.webhook")]

@@ -194,8 +194,8 @@ def test_real_bash_completes_through_the_committed_script(profiles):
 
 def test_subcommands_and_options(capsys):
     # Typer lists a top-level command (doctor) before the groups.
-    assert values("bash", "spine ", capsys) == ["doctor", "run", "canvas", "auth", "config",
-                                               "emulator", "webhook"]
+    assert values("bash", "spine ", capsys) == ["doctor", "run", "batch", "canvas", "auth",
+                                               "config", "emulator", "webhook"]
     assert values("bash", "spine webhook trigger --event run.", capsys) == [
         "run.started", "run.completed", "run.failed"]
     assert values("bash", "spine run w", capsys) == ["wait", "watch"]

@@ -45,6 +45,7 @@ class FilePart:
     path: Path
     filename: str
     content_type: str
+    sha256: str | None = None  # set by create_run once the whole file was sent
 
 
 class SpineClient(ApiSession):
@@ -94,7 +95,8 @@ class SpineClient(ApiSession):
                 exc.message += f". {NO_RUN}"
             raise
         finally:
-            for r in readers:
+            for p, r in zip(parts, readers):
+                p.sha256 = r.sha256
                 r.close()
         try:
             return CreatedRun.parse(data)

@@ -58,7 +58,9 @@ class UploadChangedError(Exception):
 
 class UploadReader:
     """A file object for httpx's multipart encoder that reports how many bytes were read
-    and refuses to send more or fewer bytes than the file had when the request was built."""
+    and refuses to send more or fewer bytes than the file had when the request was built.
+    It hashes what it sends (`sha256`, once the whole file went out in order), so the
+    history can record what was uploaded without reading the file twice."""
 
     def __init__(self, path: Path, on_read: Callable[[int], None] | None = None) -> None:
         self._fh = open(path, "rb")
@@ -66,13 +68,18 @@ class UploadReader:
         self.size = os.fstat(self._fh.fileno()).st_size
         self.sent = 0
         self._on_read = on_read
+        self._digest, self._hashed = hashlib.sha256(), 0
 
     def read(self, size: int = -1) -> bytes:
+        start = self.sent
         chunk = self._fh.read(size)
         self.sent += len(chunk)
         if self.sent > self.size or (not chunk and size != 0 and self.sent < self.size):
             raise UploadChangedError(f"{self.path} changed size while it was being uploaded "
                                      f"({self.size} bytes when the upload began)")
+        if chunk and start == self._hashed:
+            self._digest.update(chunk)
+            self._hashed += len(chunk)
         if chunk and self._on_read:
             self._on_read(len(chunk))
         return chunk
@@ -81,7 +88,14 @@ class UploadReader:
         position = self._fh.seek(offset, whence)
         if whence == 0:
             self.sent = position
+            if position == 0:  # a resend starts over
+                self._digest, self._hashed = hashlib.sha256(), 0
         return position
+
+    @property
+    def sha256(self) -> str | None:
+        """The hex sha256 of the bytes sent, when they were the whole file, in order."""
+        return self._digest.hexdigest() if self._hashed == self.size else None
 
     def tell(self) -> int:
         return self._fh.tell()

@@ -186,7 +186,7 @@ class BatchState:
         """The run's latest status while it is waited on."""
         self._move(key, ("created",), status=status, _canvas=canvas_id)
 
-    def mark_finished(self, key: str, status: str, exit_code: int, *,
+    def mark_finished(self, key: str, status: str | None, exit_code: int, *,
                       canvas_id: str | None = None, errors: Iterable[dict[str, Any]] = ()) -> None:
         """The run reached a terminal status (or cannot be waited on: e.g. 404)."""
         self._move(key, ("created",), state="done", status=status, exit_code=exit_code,

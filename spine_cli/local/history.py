@@ -5,6 +5,7 @@
     record(settings, RecordedRun)        # a run this machine created (or tried to)
     observe(settings, run)               # update from any GET /v1/run answer
     estimates(run_ids) -> {id: seconds}  # what the API estimated at creation
+    priors(run_ids) -> {id: seconds}     # else: the median duration of like runs
     recent(settings, limit=, status=, all_profiles=) -> [Row]
     forget(settings, row) -> bool        # drop a row (an unconfirmed create, once checked)
     lookup(...)                          # used by local.run_refs to resolve RUN arguments
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from spine_cli.local.settings import Settings
 
 PROMPT_EXCERPT = 200
+PRIOR_MIN_RUNS = 3  # completed runs a template needs before its median is trusted
 # The status word of a create whose outcome is unknown (its row has no run id).
 UNCONFIRMED = "unconfirmed"
 T = TypeVar("T")
@@ -276,15 +278,43 @@ class History:
 
     def median_durations(self) -> dict[str | None, float]:
         """Median seconds from creation to a completed end, per template (a schedule prior)."""
-        def read(conn: sqlite3.Connection) -> dict[str | None, float]:
-            rows = conn.execute("SELECT template, duration_ms FROM runs WHERE status ="
-                                " 'completed' AND duration_ms IS NOT NULL").fetchall()
-            groups: dict[str | None, list[int]] = {}
-            for template, ms in rows:
-                groups.setdefault(template, []).append(ms)
-            return {k: sorted(v)[len(v) // 2] / 1000.0 for k, v in groups.items()}
+        return self.run(lambda conn: {k: _median(v) for k, v in _durations(conn).items()}, {})
+
+    def priors(self, run_ids: Iterable[str], min_runs: int = PRIOR_MIN_RUNS) -> dict[str, float]:
+        """A schedule prior for runs without an estimate: the median duration of the
+        completed runs of the run's template (of all templates when the history does not
+        know the run), from at least `min_runs` of them."""
+        ids = [r.lower() for r in run_ids]
+        if not ids:
+            return {}
+
+        def read(conn: sqlite3.Connection) -> dict[str, float]:
+            groups = _durations(conn)
+            everything = [ms for values in groups.values() for ms in values]
+            marks = ",".join("?" * len(ids))
+            known = dict(conn.execute(f"SELECT run_id, template FROM runs WHERE run_id IN"
+                                      f" ({marks})", ids).fetchall())
+            out = {}
+            for rid in ids:
+                sample = groups.get(known[rid], []) if rid in known else everything
+                if len(sample) >= min_runs:
+                    out[rid] = _median(sample)
+            return out
 
         return self.run(read, {})
+
+
+def _durations(conn: sqlite3.Connection) -> dict[str | None, list[int]]:
+    rows = conn.execute("SELECT template, duration_ms FROM runs WHERE status = ?"
+                        " AND duration_ms IS NOT NULL", (RunStatus.COMPLETED.value,)).fetchall()
+    groups: dict[str | None, list[int]] = {}
+    for template, ms in rows:
+        groups.setdefault(template, []).append(ms)
+    return groups
+
+
+def _median(values: list[int]) -> float:
+    return sorted(values)[len(values) // 2] / 1000.0
 
 
 def _row_dict(row: sqlite3.Row) -> Row:

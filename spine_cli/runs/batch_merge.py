@@ -61,18 +61,23 @@ class BatchMergeError(UsageError):
     """Results files that cannot be merged into one report."""
 
 
-def row_exit_code(row: RowState) -> int:
+def row_exit_code(row: RowState, partial_ok: bool | None = None) -> int:
+    """The row's code; `partial_ok` (this invocation's --partial-ok) re-judges a partial run,
+    whose stored code is the one of the invocation that saw it end."""
     if row.state in _UNFINISHED:
         return int(_UNFINISHED[row.state])
     code = row.exit_code if row.exit_code is not None else int(ExitCode.UNAVAILABLE)
+    if partial_ok is not None and row.state == "done" and row.status == "partial":
+        code = int(ExitCode.OK if partial_ok else ExitCode.RUN_PARTIAL)
     return worst([code, ExitCode.DOWNLOAD if row.download_ok is False else 0])
 
 
-def row_result(row: RowState) -> dict[str, Any]:
+def row_result(row: RowState, partial_ok: bool | None = None) -> dict[str, Any]:
     """One row of the results (and one `batch run --json` line)."""
     return {"key": row.key, "line": row.line, "state": row.state, "run_id": row.run_id,
-            "canvas_id": row.canvas_id, "status": row.status, "exit_code": row_exit_code(row),
-            "download_dir": row.download_dir, "errors": row.errors, "attempts": row.attempts}
+            "canvas_id": row.canvas_id, "status": row.status,
+            "exit_code": row_exit_code(row, partial_ok), "download_dir": row.download_dir,
+            "errors": row.errors, "attempts": row.attempts}
 
 
 def _stamp(now: datetime | None) -> str:
@@ -91,14 +96,15 @@ def summarize(rows: list[dict[str, Any]], extra_codes: Iterable[int] = ()) -> di
     return {"rows": len(rows), "exit_code": worst(codes), "states": states, "statuses": statuses}
 
 
-def build_results(state: BatchState, *, now: datetime | None = None) -> dict[str, Any]:
+def build_results(state: BatchState, *, now: datetime | None = None,
+                  partial_ok: bool | None = None) -> dict[str, Any]:
     """The results of the batch whose state this is (rows of the current input)."""
     import hashlib
 
     meta = state.meta()
     if meta is None:
         raise UsageError(f"The batch state {state.path} has no batch yet.")
-    rows = [row_result(r) for r in state.rows()]
+    rows = [row_result(r, partial_ok) for r in state.rows()]
     template = meta.prompt_template
     shard = {"k": meta.shard[0], "n": meta.shard[1]} if meta.shard else None
     batch = {"input": meta.input, "input_sha256": meta.input_sha256, "format": meta.format,

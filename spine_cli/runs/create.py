@@ -69,13 +69,16 @@ class CreateSpec:
             out["webhook_url"] = self.webhook_url
         return out
 
-    def record(self) -> dict[str, Any]:
-        """The spec as the history keeps it (for `spine run rerun`)."""
+    def record(self, sha256: list[str | None] | None = None) -> dict[str, Any]:
+        """The spec as the history keeps it (for `spine run rerun`); `sha256`: each file's
+        digest as it was sent (hashed while streaming, see api.transfer.UploadReader)."""
+        digests = sha256 or [None] * len(self.files)
         return {"prompt": self.prompt, "template": self.template, "blocks": self.blocks,
                 "instructions": self.instructions, "webhook_url": self.webhook_url,
-                "files": [{"path": str(Path(f.source).absolute()) if f.source != "-" else "-",
+                "files": [{"path": str(f.path.absolute()) if f.source != "-" else "-",
                            "filename": f.filename, "content_type": f.content_type,
-                           "size": f.size} for f in self.files]}
+                           "size": f.size, "sha256": digest}
+                          for f, digest in zip(self.files, digests)]}
 
 
 # -- reading text inputs -----------------------------------------------------------
@@ -295,17 +298,18 @@ def send(client: SpineClient, history: History, settings: Any, spec: CreateSpec,
 
     `on_created` hears of the new run before the history is written to, so the run id
     reaches the user (stdout) even while the history is locked by another process; the
-    run is recorded even when `on_created` fails (a closed stdout).
+    run is recorded even when `on_created` fails (a closed stdout). The history keeps
+    each file's sha256, hashed while it was sent (`FilePart.sha256`).
     """
+    parts = [f.part() for f in spec.files]
     try:
-        created = client.create_run(spec.fields(), [f.part() for f in spec.files],
-                                    on_upload=on_upload)
+        created = client.create_run(spec.fields(), parts, on_upload=on_upload)
     except CreateUncertainError as exc:
-        exc.hint = _unconfirmed(history, settings, spec, origin, exc.message)
+        exc.hint = _unconfirmed(history, settings, spec, parts, origin, exc.message)
         raise
     except CreateInterruptedError as exc:
         if exc.ambiguous:
-            exc.hint = _unconfirmed(history, settings, spec, origin,
+            exc.hint = _unconfirmed(history, settings, spec, parts, origin,
                                     "interrupted after the request was sent")
         raise
     try:
@@ -314,18 +318,19 @@ def send(client: SpineClient, history: History, settings: Any, spec: CreateSpec,
     finally:
         history.record(settings, RecordedRun(
             created.run_id, created.status.value, created.canvas_id, spec.prompt,
-            spec.template, spec.blocks, [f.filename for f in spec.files], spec.record(),
+            spec.template, spec.blocks, [f.filename for f in spec.files],
+            spec.record([p.sha256 for p in parts]),
             estimated_ms=created.estimated_duration_ms, origin=origin))
     return created
 
 
-def _unconfirmed(history: History, settings: Any, spec: CreateSpec, origin: str | None,
-                 why: str) -> str:
+def _unconfirmed(history: History, settings: Any, spec: CreateSpec, parts: list[FilePart],
+                 origin: str | None, why: str) -> str:
     """Record an attempt that may have made a run; return the hint that points to its row."""
     row = history.record(settings, RecordedRun(
         None, RunStatus.UNKNOWN.value, prompt=spec.prompt, template=spec.template,
-        blocks=spec.blocks, files=[f.filename for f in spec.files], spec=spec.record(), unconfirmed=True,
-        origin=origin, note=why))
+        blocks=spec.blocks, files=[f.filename for f in spec.files],
+        spec=spec.record([p.sha256 for p in parts]), unconfirmed=True, origin=origin, note=why))
     if row is None:
         return ("The attempt could not be recorded in the run history: check for the run "
                 "before creating it again.")

@@ -45,6 +45,16 @@ def wait_options(settings: "Settings", *, timeout: float | None, poll_interval: 
     )
 
 
+def schedule_estimates(history: "History", run_ids: list[str]) -> dict[str, float]:
+    """Seconds each run should last, for the schedule: the API's creation-time estimate the
+    history kept, else a prior from the history (the median duration of like runs)."""
+    found = history.estimates(run_ids)
+    missing = [rid for rid in run_ids if rid.lower() not in found]
+    if missing:
+        found.update(history.priors(missing))
+    return {rid: found[rid.lower()] for rid in run_ids if rid.lower() in found}
+
+
 def download_dirs(download: str | None, run_ids: list[str]) -> list[str | None]:
     """Where `--download DIR` puts each run: DIR itself for one run, DIR/spine-<id> for several."""
     if not download:
@@ -93,7 +103,7 @@ class Follower:
     def wait(self, req: FollowRequest, events: WaitEvents) -> FollowOutcome:
         """Wait for the runs; an interrupt is an outcome too (`interrupted`), not an error."""
         # Runs created by this command bring their estimate; others may have one in the history.
-        estimates = req.estimates or self.history.estimates(req.run_ids)
+        estimates = req.estimates or schedule_estimates(self.history, req.run_ids)
         tracked = [Tracked(rid, estimated=estimates.get(rid)) for rid in req.run_ids]
         waiter = Waiter(self._fetch, req.options, events, clock=self.clock,
                         sleep=self.sleep, budget=self.client.budget)

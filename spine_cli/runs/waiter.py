@@ -126,6 +126,24 @@ class Waiter:
             self._run_pooled(tracked)
         return tracked
 
+    # -- one run at a time, for a loop of its own (the batch runner) --------
+    def track(self, t: Tracked, at: float | None = None) -> None:
+        """Start following `t`; its first poll is due `at` (now by default)."""
+        self.budget = self.budget or RequestBudget(self.clock)
+        t.next_at = self.clock() if at is None else at
+
+    def due_at(self, t: Tracked) -> float:
+        """When `t` may be polled next (its schedule, held back by the key's pauses)."""
+        return self._due_at(t)
+
+    def poll(self, t: Tracked) -> tuple[Run | None, SpineError | None]:
+        """One GET of `t` (any thread); a transient failure is returned, not raised."""
+        return self._attempt(t)
+
+    def settle(self, t: Tracked, run: Run | None, exc: SpineError | None) -> None:
+        """Take in what `poll` got (the loop's thread): events, outcome, next poll time."""
+        self._handle(t, run, exc)
+
     # -- loops -------------------------------------------------------------
     def _pending(self, tracked: list[Tracked]) -> list[Tracked]:
         """Runs still to poll ([] when all are done or the deadline has passed)."""

@@ -257,3 +257,21 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+# --- for other reports (batches) ---------------------------------------------------
+
+def write_outputs(output: "Output", outputs: dict[str, str]) -> None:
+    """Append step outputs to $GITHUB_OUTPUT (values made one-line-safe by the delimiter)."""
+    _write_outputs(output, outputs)
+
+
+def append_summary(output: "Output", markdown: str) -> None:
+    """Append Markdown to $GITHUB_STEP_SUMMARY."""
+    _append(output, "GITHUB_STEP_SUMMARY", markdown)
+
+
+def annotate(output: "Output", kind: str, title: str, message: str) -> None:
+    """One `::error::`/`::warning::` workflow command on stderr (server text made inert)."""
+    output.note(f"::{kind} title={_escape_property(one_line(title))}::"
+                f"{_escape_data(one_line(message))}")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spine_cli.api.models import CreatedRun
+    from spine_cli.runs.create import CreateSpec
     from spine_cli.ui.output import Output
 
 SHOWN_CHARS = 200
@@ -38,3 +39,17 @@ def announce(output: "Output", created: "CreatedRun", *, follow: bool, watch: bo
     if not follow:
         output.info(f"Created run {created.run_id}. Follow it with: "
                     f"spine run watch {created.run_id}")
+
+
+def describe_rerun(spec: "CreateSpec", source: str) -> str:
+    """What `run rerun` is about to send, for its confirmation question (stderr)."""
+    prompt = " ".join(spec.prompt.split())
+    shown = prompt if len(prompt) <= 80 else prompt[:79] + "…"
+    lines = [f"Run {source} again:", f"  prompt: {shown}",
+             f"  template: {spec.template or 'auto'}"]
+    if spec.blocks:
+        lines.append(f"  blocks: {', '.join(spec.blocks)}")
+    if spec.instructions:
+        lines.append(f"  instructions: {len(spec.instructions)} characters")
+    lines += [f"  file: {f.filename} ({f.size} bytes)" for f in spec.files]
+    return "\n".join(lines)

@@ -22,6 +22,7 @@ Start with:
   spine run list                           the runs created on this machine
   spine run get @last                      a run's state, output and files
   spine run download @last -d DIR          fetch a run's files
+  spine batch run rows.csv --download DIR  a run per row of a file, resumable
 
 Try it offline, no account needed (a local emulator of the API):
   spine emulator exec -- spine run create -p "Write a memo" --watch
