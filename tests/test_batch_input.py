@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from spine_cli.errors import ExitCode, UsageError
-from spine_cli.runs import batch_fields, batch_formats, batch_input
+from spine_cli.runs import batch_formats
+from spine_cli.runs.batch_formats import Limits
 from spine_cli.runs.batch_input import BatchInputError, read_batch
 from spine_cli.runs.batch_template import load_prompt_template, parse_prompt_template
 
@@ -232,11 +233,10 @@ def test_duplicate_keys_name_both_lines(project):
     ]
 
 
-def test_malformed_jsonl_lines(project, monkeypatch):
-    monkeypatch.setattr(batch_formats, "MAX_RECORD_CHARS", 60)
+def test_malformed_jsonl_lines(project):
     file = write_jsonl(project / "m.jsonl", '{"prompt": "ok"}', "{bad", "[1, 2]", '"text"',
                        json.dumps({"prompt": "x" * 80}))
-    assert [e.format("m") for e in fail(file).errors] == [
+    assert [e.format("m") for e in fail(file, limits=Limits(record_chars=60)).errors] == [
         "m:2: not valid JSON: Expecting property name enclosed in double quotes (column 2).",
         "m:3: expected a JSON object {...}, got a list.",
         "m:4: expected a JSON object {...}, got a string.",
@@ -261,40 +261,34 @@ def test_malformed_csv(project):
 
 # --- bounds -------------------------------------------------------------------------
 
-def test_row_count_input_size_and_field_caps(project, monkeypatch):
+def test_row_count_input_size_and_field_caps(project):
     file = write_jsonl(project / "b.jsonl", *[{"prompt": f"p{i}"} for i in range(5)])
-    monkeypatch.setattr(batch_input, "MAX_ROWS", 4)
+    assert len(read_batch(file, limits=Limits(rows=5)).rows) == 5
     with pytest.raises(UsageError, match=r"b\.jsonl has more than 4 rows; split it"):
-        read_batch(file)
-    monkeypatch.setattr(batch_input, "MAX_ROWS", 10)
-    monkeypatch.setattr(batch_formats, "MAX_INPUT_BYTES", 40)
+        read_batch(file, limits=Limits(rows=4))
+    tiny = Limits(input_bytes=40)
     with pytest.raises(UsageError, match=r"larger than 0 MiB"):
-        read_batch(file)
+        read_batch(file, limits=tiny)
     with pytest.raises(UsageError, match=r"<stdin> is larger"):
-        read_batch("-", stdin=io.BytesIO(b"x" * 41))
-    monkeypatch.setattr(batch_formats, "MAX_INPUT_BYTES", 10_000)
-    monkeypatch.setattr(batch_fields, "MAX_FIELD_CHARS", 1)
-    assert [e.format("b") for e in fail(file).errors][:1] == [
+        read_batch("-", stdin=io.BytesIO(b"x" * 41), limits=tiny)
+    assert [e.format("b") for e in fail(file, limits=Limits(field_chars=1)).errors][:1] == [
         "b:1: prompt: longer than 1 characters; put it in a file."]
 
 
-def test_text_file_and_total_text_caps(project, monkeypatch):
-    monkeypatch.setattr(batch_fields, "MAX_TEXT_FILE_BYTES", 5)
+def test_text_file_and_total_text_caps(project):
     file = write_jsonl(project / "t.jsonl", {"prompt_file": "brief.md"})
-    assert [e.format("t") for e in fail(file).errors] == [
+    assert [e.format("t") for e in fail(file, limits=Limits(text_file_bytes=5)).errors] == [
         "t:1: prompt_file: prompt file brief.md is larger than 5 bytes."]
-    monkeypatch.setattr(batch_fields, "MAX_TEXT_FILE_BYTES", 1000)
-    monkeypatch.setattr(batch_input, "MAX_TOTAL_TEXT_CHARS", 25)
     big = write_jsonl(project / "big.jsonl", *[{"prompt": "ten chars!"}, {"prompt": "ten chars?"},
                                                {"prompt": "ten chars."}])
+    assert len(read_batch(big, limits=Limits(total_text_chars=30)).rows) == 3
     with pytest.raises(UsageError, match=r"prompts and instructions of .*big\.jsonl total more"):
-        read_batch(big)
+        read_batch(big, limits=Limits(total_text_chars=25))
 
 
-def test_too_many_files_per_row(project, monkeypatch):
-    monkeypatch.setattr(batch_fields, "MAX_FILES_PER_ROW", 2)
+def test_too_many_files_per_row(project):
     file = write_jsonl(project / "f.jsonl", {"prompt": "p", "files": ["data/q3.csv"] * 3})
-    assert [e.format("f") for e in fail(file).errors] == ["f:1: files: 3 files; the limit is 2 per row."]
+    assert [e.format("f") for e in fail(file, limits=Limits(files_per_row=2)).errors] == ["f:1: files: 3 files; the limit is 2 per row."]
 
 
 # --- keys by content -----------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from spine_cli.errors import UsageError
-from spine_cli.runs.batch_formats import json_type
+from spine_cli.runs.batch_formats import LIMITS, Limits, json_type
 from spine_cli.runs.batch_template import PromptTemplate
 from spine_cli.runs.create import (
     CreateSpec, FileSpec, check_blocks, check_file, check_template, resolve_prompt, unlisted_type_warnings,
@@ -24,10 +24,6 @@ from spine_cli.runs.create import (
 
 KNOWN_FIELDS = ("key", "prompt", "prompt_file", "template", "blocks", "instructions",
                 "instructions_file", "files", "webhook_url")
-MAX_FIELD_CHARS = 128 * 1024
-MAX_TEXT_CHARS = 1024 * 1024
-MAX_TEXT_FILE_BYTES = 1024 * 1024
-MAX_FILES_PER_ROW = 100
 
 __all__ = ["KNOWN_FIELDS", "RowCheck", "RowContext", "build_spec", "json_type"]
 
@@ -43,6 +39,7 @@ FAILED = _Failed()
 class RowContext:
     base_dir: Path
     template: PromptTemplate | None
+    limits: Limits = LIMITS
     text_chars: int = 0
 
 
@@ -68,12 +65,13 @@ class RowCheck:
 
 def build_spec(cols: dict[str, Any], ctx: RowContext,
                check: RowCheck) -> tuple[CreateSpec | None, dict[str, Any]]:
+    limits = ctx.limits
     prompt = _prompt(cols, ctx, check)
-    template = check.run("template", lambda: check_template(text(cols, "template")))
-    blocks = check.run("blocks", _blocks, cols)
+    template = check.run("template", lambda: check_template(text(cols, "template", limits)))
+    blocks = check.run("blocks", _blocks, cols, limits)
     instructions = _instructions(cols, ctx, check)
-    webhook = check.run("webhook_url", _webhook_url, cols)
-    raw_files = check.run("files", _file_list, cols)
+    webhook = check.run("webhook_url", _webhook_url, cols, limits)
+    raw_files = check.run("files", _file_list, cols, limits)
     files = [] if raw_files is FAILED else [
         check.run("files", _resolve_file, raw, ctx.base_dir) for raw in raw_files]
     values = [prompt, template, blocks, instructions, webhook, raw_files, *files]
@@ -87,26 +85,26 @@ def build_spec(cols: dict[str, Any], ctx: RowContext,
                       unlisted_type_warnings(files)), content
 
 
-def text(cols: dict[str, Any], name: str, strip: bool = True) -> str | None:
+def text(cols: dict[str, Any], name: str, limits: Limits, strip: bool = True) -> str | None:
     """A text cell: None when absent or empty; UsageError when not text or too long."""
     value = cols.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         raise UsageError(f"expected text, got {json_type(value)}.")
-    if len(value) > MAX_FIELD_CHARS:
-        raise UsageError(f"longer than {MAX_FIELD_CHARS} characters"
+    if len(value) > limits.field_chars:
+        raise UsageError(f"longer than {limits.field_chars} characters"
                          + ("; put it in a file." if name in ("prompt", "instructions") else "."))
     return (value.strip() if strip else value) or None
 
 
-def _list(cols: dict[str, Any], name: str, seps: str) -> list[str] | None:
+def _list(cols: dict[str, Any], name: str, seps: str, limits: Limits) -> list[str] | None:
     value = cols.get(name)
     if isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
             raise UsageError("expected a list of strings.")
         return [v.strip() for v in value if v.strip()]
-    found = text(cols, name)
+    found = text(cols, name, limits)
     if found is None:
         return None
     for sep in seps[1:]:
@@ -120,62 +118,63 @@ def _prompt(cols: dict[str, Any], ctx: RowContext, check: RowCheck) -> Any:
             return check.fail("prompt_file", "cannot be used with a prompt template, "
                                              "which makes the prompt.")
         body = check.run("prompt template", ctx.template.fill, cols)
-        return body if body is FAILED else check.run("prompt", _checked_prompt, body)
-    prompt = check.run("prompt", text, cols, "prompt", False)
-    path = check.run("prompt_file", text, cols, "prompt_file")
+        return body if body is FAILED else check.run("prompt", _checked_prompt, body, ctx.limits)
+    prompt = check.run("prompt", text, cols, "prompt", ctx.limits, False)
+    path = check.run("prompt_file", text, cols, "prompt_file", ctx.limits)
     if prompt is FAILED or path is FAILED:
         return FAILED
     if prompt is not None and path is not None:
         return check.fail("prompt", "give prompt or prompt_file, not both.")
     if path is not None:
-        body = check.run("prompt_file", read_text_file, path, ctx.base_dir, "prompt")
-        return body if body is FAILED else check.run("prompt_file", _checked_prompt, body)
+        body = check.run("prompt_file", read_text_file, path, ctx.base_dir, "prompt", ctx.limits)
+        return body if body is FAILED else check.run("prompt_file", _checked_prompt, body, ctx.limits)
     if "prompt" in cols:
-        return check.run("prompt", _checked_prompt, cols.get("prompt") or "")
+        return check.run("prompt", _checked_prompt, cols.get("prompt") or "", ctx.limits)
     return check.fail("prompt", "a prompt is required: a prompt or prompt_file column, "
                                 "or --prompt-template.")
 
 
-def _checked_prompt(body: str) -> str:
-    if len(body) > MAX_TEXT_CHARS:
-        raise UsageError(f"the prompt is longer than {MAX_TEXT_CHARS} characters.")
+def _checked_prompt(body: str, limits: Limits) -> str:
+    if len(body) > limits.text_chars:
+        raise UsageError(f"the prompt is longer than {limits.text_chars} characters.")
     # `-` means stdin to `run create`; in a row it is just a one-character prompt.
     return body if body == "-" else resolve_prompt(body, None)
 
 
 def _instructions(cols: dict[str, Any], ctx: RowContext, check: RowCheck) -> Any:
-    given = check.run("instructions", text, cols, "instructions", False)
-    path = check.run("instructions_file", text, cols, "instructions_file")
+    given = check.run("instructions", text, cols, "instructions", ctx.limits, False)
+    path = check.run("instructions_file", text, cols, "instructions_file", ctx.limits)
     if given is FAILED or path is FAILED:
         return FAILED
     if given is not None and path is not None:
         return check.fail("instructions", "give instructions or instructions_file, not both.")
     if path is None:
         return given if given and given.strip() else None
-    body = check.run("instructions_file", read_text_file, path, ctx.base_dir, "instructions")
-    if body is not FAILED and len(body) > MAX_TEXT_CHARS:
-        return check.fail("instructions_file", f"longer than {MAX_TEXT_CHARS} characters.")
+    body = check.run("instructions_file", read_text_file, path, ctx.base_dir, "instructions",
+                     ctx.limits)
+    if body is not FAILED and len(body) > ctx.limits.text_chars:
+        return check.fail("instructions_file", f"longer than {ctx.limits.text_chars} characters.")
     return body if body is FAILED else (body if body.strip() else None)
 
 
-def _blocks(cols: dict[str, Any]) -> list[str] | None:
-    names = _list(cols, "blocks", ";,")
+def _blocks(cols: dict[str, Any], limits: Limits) -> list[str] | None:
+    names = _list(cols, "blocks", ";,", limits)
     if names == []:
         raise UsageError("an empty list is refused; leave blocks out to let the template choose.")
     return check_blocks(names)
 
 
-def _webhook_url(cols: dict[str, Any]) -> str | None:
-    url = text(cols, "webhook_url")
+def _webhook_url(cols: dict[str, Any], limits: Limits) -> str | None:
+    url = text(cols, "webhook_url", limits)
     if url is not None and not url.startswith(("http://", "https://")):
         raise UsageError(f"invalid URL {url!r}: it must be an http(s) URL.")
     return url
 
 
-def _file_list(cols: dict[str, Any]) -> list[str]:
-    names = _list(cols, "files", ";") or []
-    if len(names) > MAX_FILES_PER_ROW:
-        raise UsageError(f"{len(names)} files; the limit is {MAX_FILES_PER_ROW} per row.")
+def _file_list(cols: dict[str, Any], limits: Limits) -> list[str]:
+    names = _list(cols, "files", ";", limits) or []
+    if len(names) > limits.files_per_row:
+        raise UsageError(f"{len(names)} files; the limit is {limits.files_per_row} per row.")
     return names
 
 
@@ -193,20 +192,20 @@ def _resolve_file(raw: str, base_dir: Path) -> FileSpec:
         raise UsageError(exc.message.replace(str(full), raw), exc.hint) from None
 
 
-def read_text_file(raw: str, base_dir: Path, what: str) -> str:
-    """A UTF-8 text file named in a row, read up to MAX_TEXT_FILE_BYTES."""
+def read_text_file(raw: str, base_dir: Path, what: str, limits: Limits) -> str:
+    """A UTF-8 text file named in a row, read up to `limits.text_file_bytes`."""
     full = _resolve(raw, base_dir)
     try:
         with open(full, "rb") as fh:
-            data = fh.read(MAX_TEXT_FILE_BYTES + 1)
+            data = fh.read(limits.text_file_bytes + 1)
     except FileNotFoundError:
         raise UsageError(f"{what} file not found: {raw}") from None
     except IsADirectoryError:
         raise UsageError(f"{what} file {raw} is a directory.") from None
     except OSError as exc:
         raise UsageError(f"cannot read {what} file {raw}: {exc.strerror}.") from None
-    if len(data) > MAX_TEXT_FILE_BYTES:
-        raise UsageError(f"{what} file {raw} is larger than {MAX_TEXT_FILE_BYTES} bytes.")
+    if len(data) > limits.text_file_bytes:
+        raise UsageError(f"{what} file {raw} is larger than {limits.text_file_bytes} bytes.")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

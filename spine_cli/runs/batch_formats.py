@@ -2,7 +2,7 @@
 
 `input_format` picks the format from `--format` or FILE's extension
 (`.jsonl`/`.ndjson` -> JSONL, `.csv` -> CSV); stdin (`-`) is JSONL unless
-`--format csv` says otherwise. `read_input` reads at most MAX_INPUT_BYTES.
+`--format csv` says otherwise. `read_input` reads at most `limits.input_bytes`.
 `records` yields `(line, columns, problem)`: the line a record starts on,
 its columns (None when the record is unusable) and what is wrong with it.
 
@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
@@ -27,12 +28,30 @@ from spine_cli.errors import UsageError
 
 FORMATS = {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv"}
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
-MAX_INPUT_BYTES = 64 * 1024 * 1024
-MAX_RECORD_CHARS = 1024 * 1024
-MAX_COLUMNS = 200
 STDIN_NAME = "<stdin>"
 
 Record = tuple[int, "dict[str, Any] | None", "str | None"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds on one batch FILE, its rows and the files they name.
+
+    `read_batch(..., limits=)` takes smaller ones in tests; users get LIMITS.
+    """
+
+    input_bytes: int = 64 * 1024 * 1024     # FILE (or stdin) as a whole
+    record_chars: int = 1024 * 1024         # one JSONL line or CSV row
+    columns: int = 200                      # CSV header
+    rows: int = 20_000
+    total_text_chars: int = 128 * 1024 * 1024  # prompts + instructions of all rows
+    field_chars: int = 128 * 1024           # one cell; longer prompts go in a prompt_file
+    text_chars: int = 1024 * 1024           # one prompt or instructions, as `run create`
+    text_file_bytes: int = 1024 * 1024      # a prompt_file / instructions_file
+    files_per_row: int = 100
+
+
+LIMITS = Limits()
 
 
 def display_name(file: str) -> str:
@@ -54,23 +73,23 @@ def input_format(file: str, fmt: str | None = None) -> str:
     return found
 
 
-def read_input(file: str, stdin: BinaryIO | None = None) -> bytes:
-    """FILE's bytes (stdin for `-`), at most MAX_INPUT_BYTES."""
+def read_input(file: str, stdin: BinaryIO | None = None, limits: Limits = LIMITS) -> bytes:
+    """FILE's bytes (stdin for `-`), at most `limits.input_bytes`."""
     if file == "-":
-        data = (stdin or sys.stdin.buffer).read(MAX_INPUT_BYTES + 1)
+        data = (stdin or sys.stdin.buffer).read(limits.input_bytes + 1)
     else:
         try:
             with open(Path(file).expanduser(), "rb") as fh:
-                data = fh.read(MAX_INPUT_BYTES + 1)
+                data = fh.read(limits.input_bytes + 1)
         except FileNotFoundError:
             raise UsageError(f"Batch file not found: {file}") from None
         except IsADirectoryError:
             raise UsageError(f"Batch file {file} is a directory.") from None
         except OSError as exc:
             raise UsageError(f"Cannot read batch file {file}: {exc.strerror}.") from None
-    if len(data) > MAX_INPUT_BYTES:
+    if len(data) > limits.input_bytes:
         raise UsageError(f"Batch file {display_name(file)} is larger than "
-                         f"{MAX_INPUT_BYTES // (1024 * 1024)} MiB; split it into several batches.")
+                         f"{limits.input_bytes // (1024 * 1024)} MiB; split it into several batches.")
     return data
 
 
@@ -83,18 +102,18 @@ def decode(data: bytes, file: str) -> str:
                          hint="Save the file as UTF-8.") from None
 
 
-def records(text: str, fmt: str, display: str) -> Iterator[Record]:
-    return _jsonl(text) if fmt == "jsonl" else _csv(text, display)
+def records(text: str, fmt: str, display: str, limits: Limits = LIMITS) -> Iterator[Record]:
+    return _jsonl(text, limits) if fmt == "jsonl" else _csv(text, display, limits)
 
 
-def _jsonl(text: str) -> Iterator[Record]:
+def _jsonl(text: str, limits: Limits) -> Iterator[Record]:
     # Split on \n only: str.splitlines would also split inside JSON strings
     # holding U+2028 and similar characters, which JSON allows unescaped.
     for line, raw in enumerate(text.split("\n"), 1):
         if not raw.strip():
             continue
-        if len(raw) > MAX_RECORD_CHARS:
-            yield line, None, f"the line is longer than {MAX_RECORD_CHARS} characters."
+        if len(raw) > limits.record_chars:
+            yield line, None, f"the line is longer than {limits.record_chars} characters."
             continue
         try:
             obj = json.loads(raw)
@@ -119,7 +138,7 @@ def json_type(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-def _csv(text: str, display: str) -> Iterator[Record]:
+def _csv(text: str, display: str, limits: Limits) -> Iterator[Record]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
@@ -127,7 +146,7 @@ def _csv(text: str, display: str) -> Iterator[Record]:
         return
     except csv.Error as exc:
         raise UsageError(f"{display}:1: not valid CSV: {exc}.") from None
-    _check_header(header, display)
+    _check_header(header, display, limits)
     last = reader.line_num
     while True:
         start = last + 1
@@ -142,7 +161,7 @@ def _csv(text: str, display: str) -> Iterator[Record]:
         last = reader.line_num
         if not any(c.strip() for c in cells):
             continue
-        yield _csv_record(start, header, cells)
+        yield _csv_record(start, header, cells, limits)
 
 
 def _csv_problem(exc: csv.Error) -> str:
@@ -152,10 +171,10 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"not valid CSV: {exc}."
 
 
-def _check_header(header: list[str], display: str) -> None:
+def _check_header(header: list[str], display: str, limits: Limits) -> None:
     where = f"{display}:1: the header"
-    if len(header) > MAX_COLUMNS:
-        raise UsageError(f"{where} has {len(header)} columns; the limit is {MAX_COLUMNS}.")
+    if len(header) > limits.columns:
+        raise UsageError(f"{where} has {len(header)} columns; the limit is {limits.columns}.")
     named = [h for h in header if h]
     if not named:
         raise UsageError(f"{where} row names no column.")
@@ -164,11 +183,11 @@ def _check_header(header: list[str], display: str) -> None:
         raise UsageError(f"{where} names {', '.join(map(repr, dupes))} more than once.")
 
 
-def _csv_record(line: int, header: list[str], cells: list[str]) -> Record:
+def _csv_record(line: int, header: list[str], cells: list[str], limits: Limits) -> Record:
     if len(cells) != len(header):
         return line, None, f"{len(cells)} cells where the header has {len(header)} columns."
-    if sum(len(c) for c in cells) > MAX_RECORD_CHARS:
-        return line, None, f"the row is longer than {MAX_RECORD_CHARS} characters."
+    if sum(len(c) for c in cells) > limits.record_chars:
+        return line, None, f"the row is longer than {limits.record_chars} characters."
     if any(cell.strip() for name, cell in zip(header, cells) if not name):
         return line, None, "a value in a column without a header name."
     return line, {name: cell for name, cell in zip(header, cells) if name}, None

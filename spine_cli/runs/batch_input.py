@@ -1,6 +1,6 @@
 """Reading and validating a batch FILE into rows ready to create.
 
-    read_batch(file, *, fmt=None, prompt_template=None, stdin=None) -> Batch
+    read_batch(file, *, fmt=None, prompt_template=None, stdin=None, limits=LIMITS) -> Batch
 
 Each record (batch_formats: JSONL or CSV) has the create fields:
 
@@ -45,13 +45,11 @@ from typing import Any, BinaryIO
 from spine_cli.errors import UsageError
 from spine_cli.local.batch_state import BatchMeta
 from spine_cli.runs import batch_fields as fields
-from spine_cli.runs.batch_formats import decode, display_name, input_format, read_input, records
+from spine_cli.runs.batch_formats import LIMITS, Limits, decode, display_name, input_format, read_input, records
 from spine_cli.runs.batch_keys import Shard, check_key, content_digest, hash_key, safe_dir_name
 from spine_cli.runs.batch_template import PromptTemplate
 from spine_cli.runs.create import CreateSpec
 
-MAX_ROWS = 20_000
-MAX_TOTAL_TEXT_CHARS = 128 * 1024 * 1024
 MAX_REPORTED_ERRORS = 20
 
 
@@ -128,14 +126,14 @@ def state_rows(rows: list[BatchRow]) -> list[tuple[str, int, str]]:
 
 
 def read_batch(file: str, *, fmt: str | None = None, prompt_template: PromptTemplate | None = None,
-               stdin: BinaryIO | None = None) -> Batch:
+               stdin: BinaryIO | None = None, limits: Limits = LIMITS) -> Batch:
     """Read and validate FILE; BatchInputError (exit 2) listing every problem."""
     import hashlib
 
     kind = input_format(file, fmt)
-    data = read_input(file, stdin)
+    data = read_input(file, stdin, limits)
     base = Path.cwd() if file == "-" else Path(os.path.abspath(os.path.expanduser(file))).parent
-    ctx = fields.RowContext(base, prompt_template)
+    ctx = fields.RowContext(base, prompt_template, limits)
     rows, errors = _read_rows(decode(data, file), kind, display_name(file), ctx)
     errors += _duplicates(rows)
     if errors:
@@ -151,10 +149,11 @@ def _read_rows(text: str, kind: str, display: str,
     rows: list[BatchRow] = []
     errors: list[RowError] = []
     count = 0
-    for line, columns, problem in records(text, kind, display):
+    limits = ctx.limits
+    for line, columns, problem in records(text, kind, display, limits):
         count += 1
-        if count > MAX_ROWS:
-            raise UsageError(f"{display} has more than {MAX_ROWS} rows; split it into "
+        if count > limits.rows:
+            raise UsageError(f"{display} has more than {limits.rows} rows; split it into "
                              "several batches.")
         if columns is None:
             errors.append(RowError(line, None, problem or "unreadable."))
@@ -162,9 +161,9 @@ def _read_rows(text: str, kind: str, display: str,
         row = _build_row(line, columns, ctx, errors)
         if row is not None:
             rows.append(row)
-        if ctx.text_chars > MAX_TOTAL_TEXT_CHARS:
+        if ctx.text_chars > limits.total_text_chars:
             raise UsageError(f"The prompts and instructions of {display} total more than "
-                             f"{MAX_TOTAL_TEXT_CHARS // (1024 * 1024)} Mi characters; "
+                             f"{limits.total_text_chars // (1024 * 1024)} Mi characters; "
                              "split it into several batches.")
     return rows, errors
 

@@ -18,7 +18,7 @@ from spine_cli.api.models import Run
 from spine_cli.errors import SpineError
 from spine_cli.runs.schedule import predicted_end
 from spine_cli.runs.waiter import Tracked
-from spine_cli.ui.render import format_duration, status_line
+from spine_cli.ui.render import status_line
 from spine_cli.ui.textsafe import one_line
 
 if TYPE_CHECKING:
