@@ -27,11 +27,11 @@ import contextlib
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 from spine_cli.errors import UsageError
+from spine_cli.local import wal
 
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = 1
@@ -117,29 +117,14 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
                               hint="Upgrade spine-cli to resume this batch.")
     if version == SCHEMA_VERSION:
         return
-    _create_schema(conn)
+    wal.set_up(conn, _write_schema, BUSY_TIMEOUT_S)
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
-    # First use: switching to WAL needs a moment alone with the file, and the
-    # busy handler is not always consulted for it, so retry briefly.
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-            return
-        except sqlite3.OperationalError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+def _write_schema(conn: sqlite3.Connection) -> None:
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 class Database:

@@ -10,7 +10,8 @@ in place on first use, under the write lock.
 from __future__ import annotations
 
 import sqlite3
-import time
+
+from spine_cli.local import wal
 
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_VERSION = 4
@@ -50,24 +51,10 @@ def prepare(conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT_S) -> N
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
         return
-    # First use: switching to WAL needs a moment alone with the file, and the
-    # busy handler is not always consulted for it, so retry briefly.
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            _migrate(conn)
-            return
-        except sqlite3.OperationalError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    wal.set_up(conn, _migrate, busy_timeout)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("BEGIN IMMEDIATE")
     for statement in filter(str.strip, SCHEMA.split(";")):
         conn.execute(statement)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
@@ -75,4 +62,3 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if name not in columns:
             conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    conn.execute("COMMIT")
