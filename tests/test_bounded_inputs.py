@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from spine_cli.runs.create import MAX_TEXT_BYTES
+from spine_cli.runs.text_input import MAX_TEXT_BYTES
 from support.cli import spine
 from support.hostile import CREATED, POST_RUN, RID, point_at, spine_env
 from support.liar import Stall, ok

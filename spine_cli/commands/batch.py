@@ -134,7 +134,7 @@ def _read(inv: "Invocation", file: str, fmt: str | None, template_text: str | No
     """Read and validate the whole FILE (exit 2 naming every bad row; nothing sent)."""
     from spine_cli.runs.batch_input import read_batch
     from spine_cli.runs.batch_template import load_prompt_template
-    from spine_cli.runs.create import check_template
+    from spine_cli.runs.spec import check_template
 
     template = load_prompt_template(template_text, template_file)
     batch = read_batch(file, fmt=fmt, prompt_template=template)

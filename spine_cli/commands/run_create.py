@@ -14,7 +14,7 @@ from spine_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from spine_cli.api.models import CreatedRun
-    from spine_cli.runs.create import CreateSpec
+    from spine_cli.runs.spec import CreateSpec
 
 from spine_cli.commands.shared import command, invocation
 from spine_cli.commands.options import (
@@ -96,7 +96,7 @@ def run_create(
         spine run create --prompt "Build a pricing page" -b landing-page -b image --dry-run
     """
     from spine_cli.context import require_one_of
-    from spine_cli.runs import create as create_flow
+    from spine_cli.runs import spec as create_spec
 
     # Following prints NDJSON with --json, as `run wait`/`run watch` do.
     inv = invocation(ctx, json_=json_, quiet=quiet, stream=wait or watch)
@@ -106,10 +106,10 @@ def run_create(
     _say_when_reading_a_terminal(inv, prompt=prompt, prompt_file=prompt_file,
                                  instructions_file=instructions_file, files=file or [])
     with tempfile.TemporaryDirectory(prefix="spine-create-") as spool_dir:
-        spec = create_flow.build_spec(
+        spec = create_spec.build_spec(
             prompt=prompt, prompt_file=prompt_file, template=template, blocks=block,
             instructions=instructions, instructions_file=instructions_file, files=file,
-            webhook_url=webhook_url, spool=create_flow.spool_stdin(Path(spool_dir)))
+            webhook_url=webhook_url, spool=create_spec.spool_stdin(Path(spool_dir)))
         for warning in spec.warnings:
             inv.output.warn(warning)
         code = _create(inv, spec, dry_run=dry_run, follow=wait or watch, watch=watch,
@@ -124,6 +124,7 @@ def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
     from spine_cli.commands.following import follow_runs
     from spine_cli.local.settings import mask_key
     from spine_cli.runs import create as create_flow
+    from spine_cli.runs import spec as create_spec
     from spine_cli.runs.follow import wait_options
     from spine_cli.ui import ci
     from spine_cli.ui.bars import UploadBar
@@ -131,9 +132,9 @@ def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
 
     settings = inv.settings
     if spec.template is None and not spec.blocks and settings.value("template"):
-        spec.template = create_flow.check_template(str(settings.value("template")))
+        spec.template = create_spec.check_template(str(settings.value("template")))
     if dry_run:
-        show_dry_run(inv.output, create_flow.dry_run_request(
+        show_dry_run(inv.output, create_spec.dry_run_request(
             settings.base_url, mask_key(settings.api_key), spec))
         return 0
     options = wait_options(settings, timeout=timeout, poll_interval=poll_interval,

@@ -4,7 +4,7 @@
 that identifies it (see batch_input), or None; every problem is recorded in
 `check` under the field's name, so one row can report several. The checks
 themselves (template, blocks, files, an empty prompt) are those of
-runs/create.py; only the row-shaped parts (cells, lists, paths relative to
+runs/spec.py; only the row-shaped parts (cells, lists, paths relative to
 FILE, capped reads of prompt_file/instructions_file) live here.
 """
 
@@ -18,9 +18,10 @@ from typing import Any, Callable
 from spine_cli.errors import UsageError
 from spine_cli.runs.batch_formats import LIMITS, Limits, json_type
 from spine_cli.runs.batch_template import PromptTemplate
-from spine_cli.runs.create import (
+from spine_cli.runs.spec import (
     CreateSpec, FileSpec, check_blocks, check_file, check_template, resolve_prompt, unlisted_type_warnings,
 )
+from spine_cli.runs.text_input import read_file_bytes
 
 KNOWN_FIELDS = ("key", "prompt", "prompt_file", "template", "blocks", "instructions",
                 "instructions_file", "files", "webhook_url")
@@ -194,16 +195,7 @@ def _resolve_file(raw: str, base_dir: Path) -> FileSpec:
 
 def read_text_file(raw: str, base_dir: Path, what: str, limits: Limits) -> str:
     """A UTF-8 text file named in a row, read up to `limits.text_file_bytes`."""
-    full = _resolve(raw, base_dir)
-    try:
-        with open(full, "rb") as fh:
-            data = fh.read(limits.text_file_bytes + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{what} file not found: {raw}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{what} file {raw} is a directory.") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} file {raw}: {exc.strerror}.") from None
+    data = read_file_bytes(_resolve(raw, base_dir), raw, what, limits.text_file_bytes)
     if len(data) > limits.text_file_bytes:
         raise UsageError(f"{what} file {raw} is larger than {limits.text_file_bytes} bytes.")
     try:

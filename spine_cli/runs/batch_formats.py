@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from spine_cli.errors import UsageError
+from spine_cli.runs.text_input import read_file_bytes
 
 FORMATS = {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv"}
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -78,15 +79,7 @@ def read_input(file: str, stdin: BinaryIO | None = None, limits: Limits = LIMITS
     if file == "-":
         data = (stdin or sys.stdin.buffer).read(limits.input_bytes + 1)
     else:
-        try:
-            with open(Path(file).expanduser(), "rb") as fh:
-                data = fh.read(limits.input_bytes + 1)
-        except FileNotFoundError:
-            raise UsageError(f"Batch file not found: {file}") from None
-        except IsADirectoryError:
-            raise UsageError(f"Batch file {file} is a directory.") from None
-        except OSError as exc:
-            raise UsageError(f"Cannot read batch file {file}: {exc.strerror}.") from None
+        data = read_file_bytes(Path(file).expanduser(), file, "batch", limits.input_bytes)
     if len(data) > limits.input_bytes:
         raise UsageError(f"Batch file {display_name(file)} is larger than "
                          f"{limits.input_bytes // (1024 * 1024)} MiB; split it into several batches.")

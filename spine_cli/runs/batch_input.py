@@ -48,7 +48,7 @@ from spine_cli.runs import batch_fields as fields
 from spine_cli.runs.batch_formats import LIMITS, Limits, decode, display_name, input_format, read_input, records
 from spine_cli.runs.batch_keys import Shard, check_key, content_digest, hash_key, safe_dir_name
 from spine_cli.runs.batch_template import PromptTemplate
-from spine_cli.runs.create import CreateSpec
+from spine_cli.runs.spec import CreateSpec
 
 MAX_REPORTED_ERRORS = 20
 

@@ -20,6 +20,7 @@ from string import Formatter
 from typing import Any, Mapping
 
 from spine_cli.errors import UsageError
+from spine_cli.runs.text_input import read_file_bytes
 
 MAX_TEMPLATE_CHARS = 1024 * 1024
 
@@ -86,16 +87,7 @@ def load_prompt_template(text: str | None, path: str | None,
         raise UsageError("Give --prompt-template or --prompt-template-file, not both.")
     if path is None:
         return None if text is None else parse_prompt_template(text)
-    p = Path(path).expanduser()
-    try:
-        with open(p, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise UsageError(f"Prompt template file not found: {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"Prompt template file {path} is a directory.") from None
-    except OSError as exc:
-        raise UsageError(f"Cannot read prompt template file {path}: {exc.strerror}.") from None
+    data = read_file_bytes(Path(path).expanduser(), path, "prompt template", max_bytes)
     if len(data) > max_bytes:
         raise UsageError(f"Prompt template file {path} is larger than {max_bytes} bytes.")
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from spine_cli.api.transfer import sha256_file
 from spine_cli.errors import UsageError
-from spine_cli.runs.create import CreateSpec, FileSpec, check_file, unlisted_type_warnings
+from spine_cli.runs.spec import CreateSpec, FileSpec, check_file, unlisted_type_warnings
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spine_cli.api.models import CreatedRun
-    from spine_cli.runs.create import CreateSpec
+    from spine_cli.runs.spec import CreateSpec
     from spine_cli.ui.output import Output
 
 SHOWN_CHARS = 200
