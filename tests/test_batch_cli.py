@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 from spine_cli.local.batch_state import BatchState
-from spine_cli.runs.batch_keys import shard_of
+from spine_cli.runs.batch.keys import shard_of
 from support.cli import FakeTime, spine
 
 CSV = """key,client,outcome

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from spine_cli.errors import ExitCode, UsageError
-from spine_cli.runs import batch_formats
-from spine_cli.runs.batch_formats import Limits
-from spine_cli.runs.batch_input import BatchInputError, read_batch
-from spine_cli.runs.batch_template import load_prompt_template, parse_prompt_template
+from spine_cli.runs.batch import formats as batch_formats
+from spine_cli.runs.batch.formats import Limits
+from spine_cli.runs.batch.input import BatchInputError, read_batch
+from spine_cli.runs.batch.template import load_prompt_template, parse_prompt_template
 
 
 @pytest.fixture

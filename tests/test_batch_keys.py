@@ -14,8 +14,8 @@ from collections import Counter
 import pytest
 
 from spine_cli.errors import UsageError
-from spine_cli.runs.batch_input import read_batch
-from spine_cli.runs.batch_keys import (DIR_NAME_MAX, Shard, check_key, parse_shard, safe_dir_name,
+from spine_cli.runs.batch.input import read_batch
+from spine_cli.runs.batch.keys import (DIR_NAME_MAX, Shard, check_key, parse_shard, safe_dir_name,
                                        shard_of)
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -102,7 +102,7 @@ def test_shard_of_is_sha256_based_and_the_same_in_every_process():
     # Pinned values: a change here moves rows between shards of running batches.
     assert [shard_of(k, 5) for k in ("acme", "beta", "row-0123456789ab")] == [3, 1, 4]
     pinned = {key: shard_of(key, 7) for key in ("acme", "beta", "gamma", "row-0123456789ab")}
-    code = ("import json,sys; from spine_cli.runs.batch_keys import shard_of;"
+    code = ("import json,sys; from spine_cli.runs.batch.keys import shard_of;"
             "print(json.dumps({k: shard_of(k, 7) for k in json.loads(sys.argv[1])}))")
     for seed in ("1", "2"):
         out = subprocess.run([sys.executable, "-c", code, json.dumps(list(pinned))],

@@ -11,8 +11,8 @@ import pytest
 
 from spine_cli.errors import UsageError
 from spine_cli.local.batch_state import BatchMeta, BatchState
-from spine_cli.runs.batch_keys import shard_of
-from spine_cli.runs.batch_merge import (BatchMergeError, build_results, merge, read_results,
+from spine_cli.runs.batch.keys import shard_of
+from spine_cli.runs.batch.merge import (BatchMergeError, build_results, merge, read_results,
                                         render_markdown, row_exit_code, row_result, write_results)
 
 NOW = datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc)

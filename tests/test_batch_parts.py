@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from spine_cli.local.settings import load_settings
-from spine_cli.runs.batch_jobs import PAUSE_WINDOW, DaemonPool, Throttle
+from spine_cli.runs.batch.jobs import PAUSE_WINDOW, DaemonPool, Throttle
 from spine_cli.runs.follow import schedule_estimates
 from support.cli import FakeTime, spine
 from support.history import history, observe, record

@@ -423,9 +423,9 @@ def test_random_sigkills_never_lose_a_transition_nor_post_twice(tmp_path):
 # --- with a real batch file ---------------------------------------------------------------
 
 def test_a_batch_file_bound_edited_and_resumed(tmp_path):
-    from spine_cli.runs.batch_input import read_batch, state_rows
-    from spine_cli.runs.batch_keys import parse_shard
-    from spine_cli.runs.batch_template import parse_prompt_template
+    from spine_cli.runs.batch.input import read_batch, state_rows
+    from spine_cli.runs.batch.keys import parse_shard
+    from spine_cli.runs.batch.template import parse_prompt_template
 
     file = tmp_path / "clients.csv"
     file.write_text("key,client\nacme,Acme\nbeta,Beta\ngamma,Gamma\n")

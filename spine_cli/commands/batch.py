@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
     from spine_cli.context import Invocation
     from spine_cli.local.batch_state import BatchState
-    from spine_cli.runs.batch_input import Batch
-    from spine_cli.runs.batch_keys import Shard
-    from spine_cli.runs.batch_events import BatchOptions
+    from spine_cli.runs.batch.input import Batch
+    from spine_cli.runs.batch.keys import Shard
+    from spine_cli.runs.batch.events import BatchOptions
 
 app = typer.Typer(help="Run many runs from one JSONL or CSV file: resumable, sharded.",
                   no_args_is_help=True)
@@ -103,21 +103,21 @@ def batch_run(
         spine batch run rows.jsonl --dry-run
     """
     from spine_cli.local.batch_state import state_path
-    from spine_cli.runs.batch_keys import parse_shard
+    from spine_cli.runs.batch.keys import parse_shard
 
     inv = invocation(ctx, json_=json_, quiet=quiet, stream=True)
     chosen = parse_shard(shard) if shard else None
     state_file = state_path(file, state, (chosen.k, chosen.n) if chosen else None)
     batch = _read(inv, file, format_, prompt_template, prompt_template_file)
     if dry_run:
-        from spine_cli.runs.batch_plan import dry_run_plan
+        from spine_cli.runs.batch.plan import dry_run_plan
         from spine_cli.ui.batch_report import show_plan
 
         show_plan(inv.output, dry_run_plan(batch, chosen, state_file, download=download,
                                            retry_uncertain=retry_uncertain,
                                            retry_failed=retry_failed))
         raise typer.Exit(0)
-    from spine_cli.runs.batch_events import BatchOptions
+    from spine_cli.runs.batch.events import BatchOptions
     from spine_cli.runs.follow import wait_options
 
     options = BatchOptions(
@@ -132,8 +132,8 @@ def batch_run(
 def _read(inv: "Invocation", file: str, fmt: str | None, template_text: str | None,
           template_file: str | None) -> "Batch":
     """Read and validate the whole FILE (exit 2 naming every bad row; nothing sent)."""
-    from spine_cli.runs.batch_input import read_batch
-    from spine_cli.runs.batch_template import load_prompt_template
+    from spine_cli.runs.batch.input import read_batch
+    from spine_cli.runs.batch.template import load_prompt_template
     from spine_cli.runs.spec import check_template
 
     template = load_prompt_template(template_text, template_file)
@@ -158,9 +158,9 @@ def _run(inv: "Invocation", batch: "Batch", shard: "Shard | None", state_file: "
          options: "BatchOptions", *, retry_uncertain: bool, retry_failed: bool,
          results: str | None) -> int:
     from spine_cli.local.batch_state import BatchState
-    from spine_cli.runs.batch_merge import write_results
-    from spine_cli.runs.batch_plan import open_batch
-    from spine_cli.runs.batch_run import BatchRunner
+    from spine_cli.runs.batch.merge import write_results
+    from spine_cli.runs.batch.plan import open_batch
+    from spine_cli.runs.batch.run import BatchRunner
     from spine_cli.ui.batch_report import present_outcome, show_opened
     from spine_cli.ui.batch_view import make_batch_view
 
@@ -207,8 +207,8 @@ def batch_status(
         spine batch status rows.jsonl --shard 2/4 --json | jq '.summary'
     """
     from spine_cli.local.batch_state import BatchState, state_path
-    from spine_cli.runs.batch_keys import parse_shard
-    from spine_cli.runs.batch_merge import build_results
+    from spine_cli.runs.batch.keys import parse_shard
+    from spine_cli.runs.batch.merge import build_results
     from spine_cli.ui.batch_report import show_status
 
     inv = invocation(ctx, json_=json_)
@@ -226,8 +226,8 @@ def _changes(state: "BatchState", file: str, shard: "Shard | None") -> dict[str,
     from dataclasses import asdict
 
     from spine_cli.errors import SpineError
-    from spine_cli.runs.batch_input import read_batch, state_rows
-    from spine_cli.runs.batch_template import parse_prompt_template
+    from spine_cli.runs.batch.input import read_batch, state_rows
+    from spine_cli.runs.batch.template import parse_prompt_template
 
     meta = state.meta()
     if meta is None or file == "-":
@@ -262,7 +262,7 @@ def batch_merge(
 
         spine batch merge shard-1.json shard-2.json
     """
-    from spine_cli.runs.batch_merge import merge
+    from spine_cli.runs.batch.merge import merge
     from spine_cli.ui.batch_report import show_merge
 
     inv = invocation(ctx, json_=json_)

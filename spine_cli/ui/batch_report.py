@@ -10,7 +10,7 @@
   Markdown table), and the merged table in the GitHub step summary.
 
 Keys and messages come from the user's file and the server: every cell is
-neutralised (`textsafe`), and Markdown cells are made inert (`batch_merge`).
+neutralised (`textsafe`), and Markdown cells are made inert (`runs/batch/merge.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spine_cli.errors import ExitCode
-from spine_cli.runs.batch_merge import render_markdown
+from spine_cli.runs.batch.merge import render_markdown
 from spine_cli.ui import ci
 from spine_cli.ui.batch_view import shown_key
 from spine_cli.ui.render import format_duration, format_size
@@ -26,8 +26,8 @@ from spine_cli.ui.textsafe import one_line
 
 if TYPE_CHECKING:
     from spine_cli.local.batch_state import InputDiff
-    from spine_cli.runs.batch_plan import Opened
-    from spine_cli.runs.batch_events import BatchOutcome
+    from spine_cli.runs.batch.plan import Opened
+    from spine_cli.runs.batch.events import BatchOutcome
     from spine_cli.ui.output import Output
 
 SUMMARY_ROWS = 300     # rows in the GitHub step summary (GitHub caps a summary at 1 MiB)

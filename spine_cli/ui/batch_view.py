@@ -7,7 +7,7 @@
   created, ended, downloaded) plus a heartbeat line per quiet minute: a CI
   log of a batch of hundreds of rows stays readable.
 - `-q`: nothing, except a heartbeat every 5 minutes in CI (a silent job looks dead).
-- `--json`: one NDJSON line per row result on stdout (`batch_merge.row_result`'s
+- `--json`: one NDJSON line per row result on stdout (`runs/batch/merge.row_result`'s
   shape), beside whichever progress stderr gets.
 
 `make_batch_view(output, clock)` picks; the runner never branches on the mode.
@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from spine_cli.api.models import RunStatus
-from spine_cli.runs.batch_events import RowChange, Snapshot
+from spine_cli.runs.batch.events import RowChange, Snapshot
 from spine_cli.ui.render import format_duration
 from spine_cli.ui.reporters import eta_seconds, problem_text
 from spine_cli.ui.styles import run_style

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spine_cli.local.batch_state import BatchState, InputDiff
-from spine_cli.runs.batch_input import state_rows
+from spine_cli.runs.batch.input import state_rows
 
 if TYPE_CHECKING:
-    from spine_cli.runs.batch_input import Batch
-    from spine_cli.runs.batch_keys import Shard
+    from spine_cli.runs.batch.input import Batch
+    from spine_cli.runs.batch.keys import Shard
 
 
 @dataclass

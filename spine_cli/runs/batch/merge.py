@@ -47,7 +47,7 @@ from typing import Any, Iterable
 
 from spine_cli.errors import ExitCode, UsageError, worst
 from spine_cli.local.batch_state import STATES, BatchState, RowState
-from spine_cli.runs.batch_keys import shard_of
+from spine_cli.runs.batch.keys import shard_of
 
 KIND = "spine.batch.results"
 VERSION = 1

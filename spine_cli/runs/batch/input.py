@@ -2,7 +2,7 @@
 
     read_batch(file, *, fmt=None, prompt_template=None, stdin=None, limits=LIMITS) -> Batch
 
-Each record (batch_formats: JSONL or CSV) has the create fields:
+Each record (formats.py: JSONL or CSV) has the create fields:
 
     prompt | prompt_file    the prompt, or a UTF-8 file holding it
     template                as `run create -t`
@@ -13,7 +13,7 @@ Each record (batch_formats: JSONL or CSV) has the create fields:
     key                     the row's identity across resumes (optional)
 
 Relative paths are relative to FILE's directory (the current directory for
-stdin). Other columns are data for the prompt template (batch_template);
+stdin). Other columns are data for the prompt template (template.py);
 those it does not use are listed in `Batch.extra_columns` so the caller can
 warn. An empty cell is an absent field.
 
@@ -23,7 +23,7 @@ uses, before anything is sent. Problems are collected and raised as one
 BatchInputError (a UsageError: exit 2) naming FILE, the line and the field:
 `batch.csv:14: files: file not found: data/q3.xlsx`.
 
-Keys (batch_keys): a row without a key is keyed `row-<12 hex>` by the sha256 of
+Keys (keys.py): a row without a key is keyed `row-<12 hex>` by the sha256 of
 its normalised content, which is also `BatchRow.digest` (the state compares it
 to see a row change). Hashed, as canonical JSON: the prompt text after
 templating and reading prompt_file, template, blocks after normalising
@@ -44,10 +44,10 @@ from typing import Any, BinaryIO
 
 from spine_cli.errors import UsageError
 from spine_cli.local.batch_state import BatchMeta
-from spine_cli.runs import batch_fields as fields
-from spine_cli.runs.batch_formats import LIMITS, Limits, decode, display_name, input_format, read_input, records
-from spine_cli.runs.batch_keys import Shard, check_key, content_digest, hash_key, safe_dir_name
-from spine_cli.runs.batch_template import PromptTemplate
+from spine_cli.runs.batch import fields
+from spine_cli.runs.batch.formats import LIMITS, Limits, decode, display_name, input_format, read_input, records
+from spine_cli.runs.batch.keys import Shard, check_key, content_digest, hash_key, safe_dir_name
+from spine_cli.runs.batch.template import PromptTemplate
 from spine_cli.runs.spec import CreateSpec
 
 MAX_REPORTED_ERRORS = 20

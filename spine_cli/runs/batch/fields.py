@@ -1,7 +1,7 @@
 """One batch row's create fields, checked with `spine run create`'s own checks.
 
 `build_spec(columns, ctx, check)` returns the row's CreateSpec and the content
-that identifies it (see batch_input), or None; every problem is recorded in
+that identifies it (see input.py), or None; every problem is recorded in
 `check` under the field's name, so one row can report several. The checks
 themselves (template, blocks, files, an empty prompt) are those of
 runs/spec.py; only the row-shaped parts (cells, lists, paths relative to
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from spine_cli.errors import UsageError
-from spine_cli.runs.batch_formats import LIMITS, Limits, json_type
-from spine_cli.runs.batch_template import PromptTemplate
+from spine_cli.runs.batch.formats import LIMITS, Limits, json_type
+from spine_cli.runs.batch.template import PromptTemplate
 from spine_cli.runs.spec import (
     CreateSpec, FileSpec, check_blocks, check_file, check_template, resolve_prompt, unlisted_type_warnings,
 )

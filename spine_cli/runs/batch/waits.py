@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from spine_cli.api.models import Run
     from spine_cli.local.batch_state import BatchState
     from spine_cli.local.history import History
-    from spine_cli.runs.batch_events import BatchEvents
+    from spine_cli.runs.batch.events import BatchEvents
 
 
 TAIL_RUNS = 3         # this many runs left, and nothing left to create: the batch's tail

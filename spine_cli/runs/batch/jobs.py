@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from spine_cli.api.transfer import Fetcher
     from spine_cli.local.batch_state import BatchState
     from spine_cli.local.history import History
-    from spine_cli.runs.batch_input import BatchRow
+    from spine_cli.runs.batch.input import BatchRow
 
 Done = tuple[int, Any, "BaseException | None"]  # (job tag, result, exception)
 PAUSE_WINDOW = 60.0  # two budget pauses within this many seconds halve the concurrency

@@ -1,16 +1,16 @@
 """`spine batch run`: create, wait for and download the runs of a batch's rows.
 
-    opened = batch_plan.open_batch(state, batch, shard, …)      # lock, bind, resume
+    opened = plan.open_batch(state, batch, shard, …)      # lock, bind, resume
     outcome = BatchRunner(client, history, settings, state, rows, options, events,
                           fetcher, clock=…, sleep=…).run()
 
 One loop in the calling thread; the HTTP work runs on daemon threads
-(`batch_jobs`) sharing the client's one connection pool.
+(`jobs.py`) sharing the client's one connection pool.
 
 - Creates start as slots free up: at most `Throttle.limit` runs in flight
   (rows `creating` or `created` and not yet ended; `--concurrency` at most).
   A row is claimed (`mark_creating`, committed) before its POST, and the
-  answer is recorded by the job itself (`batch_jobs.create_row`): `created`
+  answer is recorded by the job itself (`jobs.create_row`): `created`
   with the run id, `uncertain` after an ambiguous failure (never re-sent
   automatically), `not_created` after a refusal. A 429 or a connection that
   never opened puts the row back in the queue (`CreatePacer`).
@@ -38,11 +38,11 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING, Any, Callable
 
 from spine_cli.errors import AuthenticationError, SpineError, interrupt_code
-from spine_cli.runs.batch_events import BatchEvents, BatchOptions, BatchOutcome, Ledger, RowChange
-from spine_cli.runs.batch_jobs import (
+from spine_cli.runs.batch.events import BatchEvents, BatchOptions, BatchOutcome, Ledger, RowChange
+from spine_cli.runs.batch.jobs import (
     CreatePacer, CreateResult, DaemonPool, Throttle, create_row, download_row,
 )
-from spine_cli.runs.batch_waits import TAIL_RUNS, RunWaits
+from spine_cli.runs.batch.waits import TAIL_RUNS, RunWaits
 from spine_cli.runs.follow import schedule_estimates
 from spine_cli.runs.waiter import Tracked
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from spine_cli.api.transfer import Fetcher
     from spine_cli.local.batch_state import BatchState
     from spine_cli.local.history import History
-    from spine_cli.runs.batch_input import BatchRow
+    from spine_cli.runs.batch.input import BatchRow
 
 CREATE_GRACE = 15.0   # seconds creates under way may take to answer once the loop stops
 TICK = 15.0           # the loop wakes at least this often (heartbeats)

@@ -1,9 +1,9 @@
 """What the batch runner takes and reports: its options, its events, its outcome.
 
-`BatchEvents` is the protocol the runner (runs/batch_run.py) reports through
+`BatchEvents` is the protocol the runner (runs/batch/run.py) reports through
 and ui/batch_view.py implements: a row's state change (`RowChange`), a poll
 answer, a transient problem, a tick of the loop with a `Snapshot` (for
-heartbeats and redraws) and a row's result (its `batch_merge.row_result`, once
+heartbeats and redraws) and a row's result (its `merge.row_result`, once
 per row and invocation). `BatchOutcome` is what the command presents.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from spine_cli.errors import SpineError, worst
-from spine_cli.runs.batch_merge import build_results, row_result
+from spine_cli.runs.batch.merge import build_results, row_result
 from spine_cli.runs.waiter import Tracked, WaitOptions
 
 if TYPE_CHECKING:

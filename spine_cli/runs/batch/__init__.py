@@ -1,0 +1,1 @@
+"""`spine batch`'s use-cases: read and check FILE, plan, run, merge (docs/batch.md)."""
