@@ -105,3 +105,42 @@ def test_repeated_429s_lower_the_concurrency_for_a_while(api, tmp_path):
     assert "batch: the API is rate limiting this key: at most 2 runs in flight for now" \
         in out.stderr
     assert len(posts(api)) == 8
+
+
+def render_view(width: int) -> str:
+    """The live view's frame at `width` columns, as plain text (no terminal needed)."""
+    import io
+    import threading
+
+    from rich.console import Console
+
+    from spine_cli.api.models import Run
+    from spine_cli.runs.batch.events import Snapshot
+    from spine_cli.runs.waiter import Tracked
+    from spine_cli.ui.batch_view import LiveProgress
+
+    view = LiveProgress.__new__(LiveProgress)  # the frame only: no LiveArea, no terminal
+    view.clock, view.lock, view.note = (lambda: 100.0), threading.Lock(), ""
+    view.polled_at = {"memo-acme-emea": 100.0}
+    run = Run.parse({"run_id": "4f1c0a9e-0000-4000-8000-000000000001", "status": "running",
+                     "progress": {"tasks_completed": 3, "tasks_total": 6, "elapsed_ms": 12_000}})
+    view.snapshot = Snapshot(6, {"done": 3, "created": 1, "pending": 2},
+                             [("memo-acme-emea", Tracked(run.run_id, run=run, estimated=30.0))], 4)
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None, legacy_windows=False).print(
+        view._render(width))
+    return out.getvalue()
+
+
+def test_the_live_view_keeps_counts_and_times_and_drops_bars_when_narrow():
+    wide = render_view(100).splitlines()
+    assert re.fullmatch(r"Batch\s+[━╸]+─+ 3/6 done · 1 running · 2 pending\s*", wide[0]), wide
+    assert re.fullmatch(r"  memo-acme-emea running [━╸]+─+ 3/6 tasks · 12s · ~14s left\s*",
+                        wide[1]), wide
+    narrow = render_view(40).splitlines()
+    assert narrow == ["Batch            3/6 done · 1 running ·…",
+                      "  memo-acme-emea 3/6 tasks · 12s · ~14s…"], narrow
+    for width in (20, 30, 50, 71, 72, 80, 120):
+        frame = render_view(width).splitlines()
+        assert len(frame) == 2 and all(len(line) <= width for line in frame), (width, frame)
+        assert ("━" in frame[0]) == (width >= 72), (width, frame)

@@ -35,6 +35,7 @@ HEARTBEAT_SECONDS = 60.0
 QUIET_HEARTBEAT_SECONDS = 300.0
 ACTIVE_SHOWN = 8
 KEY_CHARS = 40
+NARROW = 72  # columns: below, no bars
 STATE_ORDER = ("done", "created", "creating", "pending", "not_created", "uncertain")
 STATE_WORDS = {"created": "running", "not_created": "not created"}
 
@@ -202,7 +203,6 @@ class LiveProgress(NullProgress):
 
     def _render(self, width: int) -> Any:
         from rich.console import Group
-        from rich.table import Table
         from rich.text import Text
 
         from spine_cli.ui.live import bar
@@ -211,37 +211,47 @@ class LiveProgress(NullProgress):
             snap, note, polled_at = self.snapshot, self.note, dict(self.polled_at)
         if snap is None:
             return Text("Starting the batch…")
-        cells = max(8, min(30, width // 4))
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True)
-        grid.add_column(width=cells, no_wrap=True)
-        grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
-        grid.add_row(Text("Batch", style="bold"),
-                     bar(cells, snap.states.get("done", 0) / max(1, snap.total), self.clock()),
-                     Text(counts_text(snap)))
+        # Below NARROW columns the bars go: a bar squeezed to a character or two says
+        # nothing, and the counts and times need the room.
+        cells = 0 if width < NARROW else max(8, min(30, width // 4))
+        now = self.clock()
         running = [(key, t) for key, t in snap.running if not t.done]
-        for key, t in running[:ACTIVE_SHOWN]:
-            grid.add_row(*self._active(key, t, polled_at.get(key), cells))
+        rows = [(Text("Batch", style="bold"),
+                 bar(cells, snap.states.get("done", 0) / max(1, snap.total), now),
+                 Text(counts_text(snap)))]
+        rows += [self._active(key, t, polled_at.get(key), cells, now)
+                 for key, t in running[:ACTIVE_SHOWN]]
+        # Labels line up, keeping up to half the width; the counts and times get the rest.
+        label_width = min(max(len(label) for label, _, _ in rows), width // 2)
+        lines = []
+        for label, progress, info in rows:
+            line = label.copy()
+            line.truncate(label_width, overflow="ellipsis", pad=True)
+            if cells:
+                line.append(" ").append_text(progress)
+            line.append(" ").append_text(info)
+            line.truncate(width, overflow="ellipsis")
+            lines.append(line)
         if len(running) > ACTIVE_SHOWN:
-            grid.add_row(Text(f"… and {len(running) - ACTIVE_SHOWN} more running",
-                              style="dim"), Text(""), Text(""))
-        parts: list[Any] = [grid]
+            lines.append(Text(f"  … and {len(running) - ACTIVE_SHOWN} more running",
+                              style="dim", no_wrap=True, overflow="ellipsis"))
         if note:
-            parts.append(Text(note, style="yellow", no_wrap=True, overflow="ellipsis"))
-        return Group(*parts)
+            lines.append(Text(note, style="yellow", no_wrap=True, overflow="ellipsis"))
+        return Group(*lines)
 
     def _active(self, key: str, t: "Tracked", polled_at: float | None,
-                cells: int) -> tuple[Any, Any, Any]:
+                cells: int, now: float) -> tuple[Any, Any, Any]:
         from rich.text import Text
 
         from spine_cli.ui.live import ALMOST, bar
 
         run = t.run
-        label = Text(f"  {shown_key(key)} ")
-        label.append(one_line(run.status_text) if run else "starting",
-                     style=run_style(run.status if run else None).colour)
+        status = Text(one_line(run.status_text) if run else "starting",
+                      style=run_style(run.status if run else None).colour)
+        label = Text(f"  {shown_key(key)}")
+        if cells:  # narrow: the key alone; the tasks and times tell it is running
+            label.append(" ").append_text(status)
         p = run.progress if run else None
-        now = self.clock()
         # The server's elapsed time at the last poll, ticking on between polls.
         elapsed = p.elapsed_ms / 1000 + now - (polled_at or now) if p and p.elapsed_ms else None
         fraction = min(ALMOST, elapsed / t.estimated) if t.estimated and elapsed else None
@@ -251,7 +261,10 @@ class LiveProgress(NullProgress):
         left = eta_seconds(run, t.estimated, elapsed)
         if left is not None and left >= 1:
             bits.append(f"~{format_duration(left)} left")
-        return label, bar(cells, fraction, now), Text(" · ".join(bits))
+        info = Text(" · ".join(bits))
+        if not bits and not cells:
+            info = status  # no progress yet: say what it is doing
+        return label, bar(cells, fraction, now), info
 
 
 def make_batch_view(output: "Output", clock: Callable[[], float]) -> BatchView:
