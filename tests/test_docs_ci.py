@@ -4,8 +4,9 @@ Every ```yaml block of docs/ci.md (and docs/batch.md, when it exists) starts wit
 comment naming its file (`# .github/workflows/NAME.yml` or `# .gitlab-ci.yml`), which
 picks the schema: check-jsonschema's vendored `github-workflows` or `gitlab-ci`, read
 from the installed package (a proxy that refuses everything proves no network is used).
-Every `spine …` line in the scripts is parsed the way spine parses it (test_help's
-`parse_like_spine`: each command's own context, option types and callbacks, nothing run).
+Every `spine …` line in the scripts is parsed the way spine parses it
+(`support.cmdline.parse_like_spine`: each command's own context, option types and
+callbacks, nothing run).
 The two-job workflow is then played as a runner would, against the emulator: each job
 on a fresh machine (its own config and history), step outputs through $GITHUB_OUTPUT,
 job outputs through `needs`, and `${{ }}` expressions filled in from those.
@@ -24,7 +25,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from test_ci import parse_github_output
-from test_help import parse_like_spine, spine_invocations
+from support.cmdline import parse_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "docs" / "ci.md", ROOT / "docs" / "batch.md"]
@@ -116,16 +117,7 @@ def test_each_spine_line_parses_as_spine_parses_it(text):
     lines = [_EXPR.sub(lambda m: placeholder(m.group(1)), line) for line in shell_lines(load(text))]
     spine_lines = [line for line in lines if _SPINE_LINE.search(line)]
     assert spine_lines, f"no spine command in:\n{text}"
-    problems = []
-    for line in spine_lines:
-        invocations = spine_invocations(line)
-        if not invocations:
-            problems.append(f"{line!r}: no spine command found")
-        for args in invocations:
-            try:
-                parse_like_spine(args)
-            except (Exception, SystemExit) as exc:
-                problems.append(f"{line!r} -> {type(exc).__name__}: {exc}")
+    problems = parse_problems(spine_lines)
     assert not problems, "\n".join(problems)
 
 

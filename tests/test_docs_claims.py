@@ -15,7 +15,7 @@ import pytest
 
 from support.cli import spine
 from support.emulator import EmulatorHandle
-from test_help import parse_like_spine, spine_invocations
+from support.cmdline import parse_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 _SHELL_BLOCK = re.compile(r"^```(?:sh|bash|console)\n(.*?)^```", re.M | re.S)
@@ -38,16 +38,7 @@ def doc_commands() -> list[tuple[str, str]]:
 def test_every_spine_command_in_the_docs_parses():
     commands = doc_commands()
     assert len(commands) >= 25, commands  # about 30 today: the extraction works
-    problems = []
-    for name, line in commands:
-        invocations = spine_invocations(line)
-        if not invocations:
-            problems.append(f"{name}: {line!r}: no spine command found")
-        for args in invocations:
-            try:
-                parse_like_spine(args)
-            except (Exception, SystemExit) as exc:
-                problems.append(f"{name}: {line!r} -> {type(exc).__name__}: {exc}")
+    problems = [p for name, line in commands for p in parse_problems([line], f"{name}: ")]
     assert not problems, "\n".join(problems)
 
 

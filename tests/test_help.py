@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import shlex
 
 import pytest
 import typer
@@ -20,11 +19,11 @@ from typer.testing import CliRunner
 
 from spine_cli.app import ENV_VARS, app
 from spine_cli.errors import EXIT_CODE_TABLE
+from support.cmdline import (
+    PLACEHOLDER_RUN, ROOT, parse_like_spine, parse_problems, spine_invocations,
+)
 
 runner = CliRunner()
-ROOT = typer.main.get_command(app)
-_SEPARATORS = {"|", "||", "&&", ";", "&", "(", ")", "<", ">", ">>", "$(", "`"}
-_PLACEHOLDER_RUN = "3f2a1b4c-0000-4000-8000-000000000000"
 
 
 def leaf_commands(cmd=ROOT, path=()):
@@ -73,49 +72,6 @@ def shown_examples(path: tuple[str, ...], cmd) -> list[str]:
     return shown[:len(example_lines(cmd.help))]
 
 
-def spine_invocations(line: str) -> list[list[str]]:
-    """Each `spine ...` argument list in a shell line, nested ones included."""
-    lex = shlex.shlex(line, posix=True, punctuation_chars=True)
-    lex.whitespace_split = True
-    tokens = list(lex)
-    found: list[list[str]] = []
-    segment: list[str] = []
-    for token in [*tokens, ";"]:
-        if token in _SEPARATORS or set(token) <= set("|&;()<>"):
-            found.extend(_from_segment(segment))
-            segment = []
-        else:
-            segment.append(token)
-    return found
-
-
-def _from_segment(tokens: list[str]) -> list[list[str]]:
-    out: list[list[str]] = []
-    for i, token in enumerate(tokens):
-        if token == "spine" and not out:
-            args = tokens[i + 1:]
-            if i > 0 and tokens[i - 1] == "xargs":
-                args = [*args, _PLACEHOLDER_RUN]  # xargs appends what the pipe gives it
-            out.append(args)
-        elif "spine " in token:  # a quoted command: sh -c '...', "$(spine ...)"
-            out.extend(spine_invocations(token.replace("$(", " $( ")))
-    return out
-
-
-def parse_like_spine(args: list[str]) -> None:
-    """Parse as `spine` does, down to the last subcommand; raise on any usage error."""
-    cmd, name, ctx, rest = ROOT, "spine", None, list(args)
-    while True:
-        ctx = cmd.make_context(name, list(rest), parent=ctx)
-        if not hasattr(cmd, "list_commands"):
-            return
-        # A group leaves `SUBCOMMAND ARGS...` unparsed, a suffix of what it was given.
-        after = len(rest) - len(ctx.args) - 1
-        sub = cmd.get_command(ctx, rest[after]) if 0 <= after < len(rest) else None
-        assert sub is not None, f"`spine {' '.join(args)}` names no command"
-        cmd, name, rest = sub, rest[after], ctx.args
-
-
 # --- every command ------------------------------------------------------------------------
 
 def test_the_walk_finds_every_command():
@@ -139,12 +95,7 @@ def test_examples_exist_and_parse(path, cmd):
     assert invocations, f"no `spine ...` command in the examples of spine {' '.join(path)}"
     own = [inv for inv in invocations if _names(inv, path)]
     assert own, f"no example of spine {' '.join(path)} itself: {lines}"
-    problems = []
-    for inv in invocations:
-        try:
-            parse_like_spine(inv)
-        except (Exception, SystemExit) as exc:
-            problems.append(f"spine {shlex.join(inv)}  ->  {type(exc).__name__}: {exc}")
+    problems = parse_problems(lines)
     assert not problems, "\n".join(problems)
 
 
@@ -176,7 +127,7 @@ def test_extraction_handles_shell_around_the_command():
     assert spine_invocations("spine run list --json | jq '.[0].run_id'") == [
         ["run", "list", "--json"]]
     assert spine_invocations("spine run create -q --prompt hi | xargs spine run wait") == [
-        ["run", "create", "-q", "--prompt", "hi"], ["run", "wait", _PLACEHOLDER_RUN]]
+        ["run", "create", "-q", "--prompt", "hi"], ["run", "wait", PLACEHOLDER_RUN]]
     nested = spine_invocations("spine emulator exec -- sh -c 'spine run get @last'")
     assert ["run", "get", "@last"] in nested
     assert spine_invocations('"$EDITOR" "$(spine config path)"') == [["config", "path"]]
