@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,6 +101,11 @@ class History:
         self._warn_sink = warn
         self._warned = False
         self.busy_timeout = busy_timeout
+        # One connection for the invocation, opened on first use and shared by its threads
+        # (a batch records from its workers) one call at a time. Opening one per call cost
+        # a WAL checkpoint, fsyncs and the WAL file's removal at every close.
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
 
     # -- plumbing ----------------------------------------------------------------
     def _warn(self, why: str) -> None:
@@ -113,7 +119,8 @@ class History:
         from spine_cli.local.config_file import ensure_private_dir
 
         ensure_private_dir(self.path.parent)
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                               check_same_thread=False)
         try:
             prepare(conn, self.busy_timeout)
         except BaseException:
@@ -124,19 +131,30 @@ class History:
     def run(self, fn: Callable[[sqlite3.Connection], T], default: T) -> T:
         """fn(conn); on any database or file error warn once and return default (then and
         for the rest of the invocation)."""
-        if self._warned:
-            return default
-        try:
-            conn = self.connect()
-        except (OSError, sqlite3.Error) as exc:
-            self._warn(str(getattr(exc, "strerror", None) or exc))
-            return default
-        try:
-            return fn(conn)
-        except (sqlite3.Error, OSError) as exc:
-            self._warn(str(exc))
-            return default
-        finally:
+        with self._lock:
+            if self._warned:
+                return default
+            if self._conn is None:
+                try:
+                    self._conn = self.connect()
+                except (OSError, sqlite3.Error) as exc:
+                    self._warn(str(getattr(exc, "strerror", None) or exc))
+                    return default
+            try:
+                return fn(self._conn)
+            except (sqlite3.Error, OSError) as exc:
+                self._warn(str(exc))
+                self._close()
+                return default
+
+    def close(self) -> None:
+        """Close the connection (a later call opens another)."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
             conn.close()
 
     @staticmethod
