@@ -120,19 +120,31 @@ def _prompt(cols: dict[str, Any], ctx: RowContext, check: RowCheck) -> Any:
                                              "which makes the prompt.")
         body = check.run("prompt template", ctx.template.fill, cols)
         return body if body is FAILED else check.run("prompt", _checked_prompt, body, ctx.limits)
-    prompt = check.run("prompt", text, cols, "prompt", ctx.limits, False)
-    path = check.run("prompt_file", text, cols, "prompt_file", ctx.limits)
-    if prompt is FAILED or path is FAILED:
+    field, body = _text_or_file(cols, ctx, check, "prompt")
+    if body is FAILED:
         return FAILED
-    if prompt is not None and path is not None:
-        return check.fail("prompt", "give prompt or prompt_file, not both.")
-    if path is not None:
-        body = check.run("prompt_file", read_text_file, path, ctx.base_dir, "prompt", ctx.limits)
-        return body if body is FAILED else check.run("prompt_file", _checked_prompt, body, ctx.limits)
+    if body is not None:
+        return check.run(field, _checked_prompt, body, ctx.limits)
     if "prompt" in cols:
         return check.run("prompt", _checked_prompt, cols.get("prompt") or "", ctx.limits)
     return check.fail("prompt", "a prompt is required: a prompt or prompt_file column, "
                                 "or --prompt-template.")
+
+
+def _text_or_file(cols: dict[str, Any], ctx: RowContext, check: RowCheck,
+                  name: str) -> tuple[str, Any]:
+    """The text of column `name` or of the file `name_file` names (not both), with the
+    field it came from: None when neither is given, FAILED when a check failed."""
+    given = check.run(name, text, cols, name, ctx.limits, False)
+    path = check.run(f"{name}_file", text, cols, f"{name}_file", ctx.limits)
+    if given is FAILED or path is FAILED:
+        return name, FAILED
+    if given is not None and path is not None:
+        return name, check.fail(name, f"give {name} or {name}_file, not both.")
+    if path is None:
+        return name, given
+    return f"{name}_file", check.run(f"{name}_file", read_text_file, path, ctx.base_dir, name,
+                                     ctx.limits)
 
 
 def _checked_prompt(body: str, limits: Limits) -> str:
@@ -143,19 +155,12 @@ def _checked_prompt(body: str, limits: Limits) -> str:
 
 
 def _instructions(cols: dict[str, Any], ctx: RowContext, check: RowCheck) -> Any:
-    given = check.run("instructions", text, cols, "instructions", ctx.limits, False)
-    path = check.run("instructions_file", text, cols, "instructions_file", ctx.limits)
-    if given is FAILED or path is FAILED:
-        return FAILED
-    if given is not None and path is not None:
-        return check.fail("instructions", "give instructions or instructions_file, not both.")
-    if path is None:
-        return given if given and given.strip() else None
-    body = check.run("instructions_file", read_text_file, path, ctx.base_dir, "instructions",
-                     ctx.limits)
-    if body is not FAILED and len(body) > ctx.limits.text_chars:
-        return check.fail("instructions_file", f"longer than {ctx.limits.text_chars} characters.")
-    return body if body is FAILED else (body if body.strip() else None)
+    field, body = _text_or_file(cols, ctx, check, "instructions")
+    if body is FAILED or body is None:
+        return body
+    if len(body) > ctx.limits.text_chars:
+        return check.fail(field, f"longer than {ctx.limits.text_chars} characters.")
+    return body if body.strip() else None
 
 
 def _blocks(cols: dict[str, Any], limits: Limits) -> list[str] | None:
