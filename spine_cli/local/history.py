@@ -147,12 +147,8 @@ class History:
                 self._close()
                 return default
 
-    def close(self) -> None:
-        """Close the connection (a later call opens another)."""
-        with self._lock:
-            self._close()
-
     def _close(self) -> None:
+        """Drop the connection (after an error; the process's end closes it otherwise)."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
             conn.close()
