@@ -75,6 +75,19 @@ def test_startup_imports_nothing_heavy(args):
     assert proc.stderr.rsplit("HEAVY=", 1)[1].strip() == ""
 
 
+@pytest.mark.parametrize("module", ["client", "session", "envelope", "retry", "exchange",
+                                    "transfer", "outbound"])
+def test_no_api_module_lets_httpx_import_its_own_cli(module):
+    # Whichever module imports httpx first, httpx must not import its command-line
+    # tool (click, rich, pygments): ~0.1 s and 6 MiB on every API call when click is there.
+    probe = (f"import sys, spine_cli.api.{module}\n"
+             "assert 'httpx' in sys.modules\n"
+             "print(sorted(m for m in ('click', 'pygments', 'rich') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=30, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
 def test_prompt_dash_at_a_terminal_says_how_to_end_it(api):
     code, screen = run_in_pty(["run", "create", "--prompt", "-", "--dry-run"], tty_env(api),
                               typed=b"Draft a memo\n\x04")

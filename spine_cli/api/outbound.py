@@ -10,16 +10,12 @@ are read.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
-# As in api/client.py: keep httpx from importing its own command-line tool.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx
 
-import httpx  # noqa: E402
-
-from spine_cli.errors import NetworkError  # noqa: E402
+from spine_cli.errors import NetworkError
 
 MAX_EXCERPT = 2048  # bytes of the answer kept for display
 DEFAULT_TIMEOUT = 10.0

@@ -12,27 +12,21 @@ an ambiguous outcome, never followed. The endpoints live in `api.client`.
 from __future__ import annotations
 
 import http.cookiejar
-import sys
 import time
 from typing import Any, Callable, TypeVar
 
-# httpx imports its own command-line tool (click, rich.syntax, pygments) whenever
-# click is installed (uvicorn brings it): ~0.1 s and 6 MiB on every `spine` call,
-# for code we never run. A None entry makes that import fail, as httpx allows.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx
 
-import httpx  # noqa: E402
-
-from spine_cli.api.catalog import KEY_PREFIX  # noqa: E402
-from spine_cli.api.exchange import (  # noqa: E402
+from spine_cli.api.catalog import KEY_PREFIX
+from spine_cli.api.exchange import (
     Attempt, Watchdog, describe_transport_error, streamed,
 )
-from spine_cli.api.envelope import read_body, unwrap  # noqa: E402
-from spine_cli.api.retry import (  # noqa: E402
+from spine_cli.api.envelope import read_body, unwrap
+from spine_cli.api.retry import (
     DEFAULT_POLICY, RequestBudget, RetryPolicy, should_retry,
 )
-from spine_cli.api.transfer import USER_AGENT, UploadChangedError  # noqa: E402
-from spine_cli.errors import (  # noqa: E402
+from spine_cli.api.transfer import USER_AGENT, UploadChangedError
+from spine_cli.errors import (
     APIError, CreateInterruptedError, CreateUncertainError, DeadlineError,
     NetworkError, SpineError, UsageError, interrupt_code,
 )
