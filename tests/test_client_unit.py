@@ -225,6 +225,70 @@ def test_redirect_to_another_origin_never_carries_the_key():
     assert "X-API-KEY" not in seen[1].headers
 
 
+def test_each_hop_of_a_redirect_chain_is_sent_once_and_the_key_stays_home():
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        hops = {"/v1/a": "/v1/b", "/v1/b": "https://elsewhere.test/v1/c",
+                "/v1/c": "https://api.example.test/v1/d"}
+        if request.url.path in hops:
+            return httpx.Response(302, headers={"Location": hops[request.url.path]})
+        return envelope({"done": True})
+
+    with client_for(handler) as c:
+        assert c.request_json("GET", "/a") == {"done": True}
+    assert [(r.url.host, r.url.path) for r in seen] == [
+        ("api.example.test", "/v1/a"), ("api.example.test", "/v1/b"),
+        ("elsewhere.test", "/v1/c"), ("api.example.test", "/v1/d")]
+    assert ["X-API-KEY" in r.headers for r in seen] == [True, True, False, True]
+
+
+def test_a_redirect_to_a_malformed_location_is_a_network_error():
+    def handler(request):
+        return httpx.Response(302, headers={"Location": "http://[not a host/v1"})
+
+    with client_for(handler) as c, pytest.raises(NetworkError):
+        c.get_run(RUN)
+
+
+def test_the_environment_s_proxy_carries_the_api_s_requests(monkeypatch):
+    # The API's requests skip httpx's client layer; they must still go through a proxy the
+    # environment names (as every other request of the client does).
+    import http.server
+    import threading
+
+    asked = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            asked.append((self.path, self.headers.get("X-API-KEY")))
+            body = json.dumps({"success": True, "error": None,
+                               "data": {"run_id": RUN, "status": "running"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
+                     "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+        with SpineClient("http://api.example.test", KEY) as c:
+            assert c.get_run(RUN).run_id == RUN
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == [(f"http://api.example.test/v1/run/{RUN}", KEY)]
+
+
 def test_redirect_within_the_origin_keeps_the_key():
     seen = []
 
