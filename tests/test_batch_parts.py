@@ -90,3 +90,26 @@ def test_run_wait_on_a_run_created_elsewhere_uses_the_prior(api):
     without = FakeTime(emulator=api.emulator)
     assert spine("run", "wait", other, "-q", seams=without.seams()).exit_code == 0
     assert max(without.sleeps) == pytest.approx(30.0)  # the SDK's pace: up to 30 s
+
+
+def test_polls_due_within_the_early_margin_go_with_those_due_now_soonest_first():
+    # One wake of the batch loop sends every poll due within POLL_EARLY, not one per wake.
+    from types import SimpleNamespace
+
+    from spine_cli.api.retry import RequestBudget
+    from spine_cli.runs.batch.run import POLL_EARLY
+    from spine_cli.runs.batch.waits import RunWaits
+    from spine_cli.runs.waiter import Tracked, WaitOptions
+
+    time = FakeTime(now=10.0)
+    budget = RequestBudget(time.clock)
+    waits = RunWaits(SimpleNamespace(budget=budget), None, None, None, None,  # type: ignore[arg-type]
+                     WaitOptions(), clock=time.clock, sleep=time.sleep)
+    for key, at in [("later", 10.0 + 2 * POLL_EARLY), ("soon", 10.0 + POLL_EARLY / 2),
+                    ("now", 10.0), ("busy", 9.0)]:
+        waits.tracked[key] = Tracked(f"run-{key}", next_at=at)
+    assert [k for k, _ in waits.due(10.0, {"busy"}, 5)] == ["now"]
+    assert {k for k, _ in waits.due(10.0, {"busy"}, 5, early=POLL_EARLY)} == {"now", "soon"}
+    assert [k for k, _ in waits.due(10.0, {"busy"}, 1, early=POLL_EARLY)] == ["now"]
+    budget.pause(5.0)  # the key's pause holds back early polls too
+    assert waits.due(10.0, set(), 5, early=POLL_EARLY) == []

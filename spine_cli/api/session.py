@@ -6,7 +6,10 @@ returns the envelope's `data` or raises the matching `SpineError`. The API key
 is added by a request hook only to requests for the API's own origin, so
 neither a redirect nor a pre-signed download URL on another host can ever
 receive it. A create is never redirected: a 3xx answer to `POST /v1/run` is
-an ambiguous outcome, never followed. The endpoints live in `api.client`.
+an ambiguous outcome, never followed. The API's own requests skip httpx's
+client layer (`_send_direct`: straight to the transport the client would use,
+a proxy's included), since a batch sends thousands of them; everything else
+(downloads, redirects) goes through the client. The endpoints live in `api.client`.
 """
 
 from __future__ import annotations

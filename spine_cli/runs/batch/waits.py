@@ -57,11 +57,16 @@ class RunWaits:
                                                                  have_canvas=fresh)
         self.waiter.track(t, at=first)
 
-    def due(self, now: float, busy: set[str], room: int) -> list[tuple[str, Tracked]]:
-        """Up to `room` runs to poll now (not those whose poll is under way)."""
+    def due(self, now: float, busy: set[str], room: int,
+            early: float = 0.0) -> list[tuple[str, Tracked]]:
+        """Up to `room` runs to poll now (not those whose poll is under way), soonest first;
+        with `early`, those due within that many seconds too."""
         if room <= 0 or now < self._ready():
             return []
-        found = [(k, t) for k, t in self.tracked.items() if k not in busy and t.next_at <= now]
+        by = now + early
+        found = [(k, t) for k, t in self.tracked.items() if k not in busy and t.next_at <= by]
+        if len(found) > room:
+            found.sort(key=lambda kt: kt[1].next_at)
         return found[:room]
 
     def next_due(self, busy: set[str]) -> float | None:
