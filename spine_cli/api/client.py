@@ -62,7 +62,8 @@ class SpineClient(ApiSession):
                                            timeout=httpx.Timeout(timeout))
         started = time.monotonic()
         try:
-            with streamed(self._http, request, follow_redirects=False) as response:
+            with streamed(lambda: self._http.send(request, stream=True,
+                                                  follow_redirects=False)) as response:
                 latency = time.monotonic() - started
                 return Probe(response.status_code, latency, response.headers.get("date"),
                              response.headers.get("x-request-id"))

@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
@@ -169,15 +169,14 @@ class Attempt:
 
 
 class streamed:
-    """`with _streamed(http, request) as response`: send streaming, always close."""
+    """`with streamed(send) as response`: `send()` gives a streamed response; always closed."""
 
-    def __init__(self, http: httpx.Client, request: httpx.Request, follow_redirects: bool) -> None:
-        self._http, self._request, self._follow = http, request, follow_redirects
+    def __init__(self, send: Callable[[], httpx.Response]) -> None:
+        self._send = send
         self._response: httpx.Response | None = None
 
     def __enter__(self) -> httpx.Response:
-        self._response = self._http.send(self._request, stream=True,
-                                         follow_redirects=self._follow)
+        self._response = self._send()
         return self._response
 
     def __exit__(self, *exc: object) -> None:

@@ -22,7 +22,7 @@ import httpx
 
 from spine_cli.api.catalog import KEY_PREFIX
 from spine_cli.api.exchange import (
-    Attempt, Watchdog, describe_transport_error,
+    Attempt, Watchdog, describe_transport_error, streamed,
 )
 from spine_cli.api.envelope import read_body, unwrap
 from spine_cli.api.retry import (
@@ -222,7 +222,7 @@ class ApiSession:
         # it sets no cookies and no parameters (merging them cost a tenth of a poll's CPU).
         request = httpx.Request(method, self._url(path), headers=self._headers, **kwargs,
                                 extensions={"timeout": timeout.as_dict(), "trace": attempt.trace})
-        return _Direct(self, request, follow_redirects=not creating)
+        return streamed(lambda: self._send_direct(request, follow_redirects=not creating))
 
     def _send_direct(self, request: httpx.Request, follow_redirects: bool) -> httpx.Response:
         """`Client.send` for a request to the API itself, less what the API never needs: no
@@ -278,22 +278,6 @@ class ApiSession:
     def _note(self, line: str) -> None:
         if self._log:
             self._log(line)
-
-
-class _Direct:
-    """`with _Direct(session, request, …) as response`: sent by `_send_direct`, always closed."""
-
-    def __init__(self, session: ApiSession, request: httpx.Request, follow_redirects: bool) -> None:
-        self._session, self._request, self._follow = session, request, follow_redirects
-        self._response: httpx.Response | None = None
-
-    def __enter__(self) -> httpx.Response:
-        self._response = self._session._send_direct(self._request, self._follow)
-        return self._response
-
-    def __exit__(self, *exc: object) -> None:
-        if self._response is not None:
-            self._response.close()
 
 
 class _NoCookies(http.cookiejar.CookieJar):
