@@ -111,5 +111,16 @@ def test_polls_due_within_the_early_margin_go_with_those_due_now_soonest_first()
     assert [k for k, _ in waits.due(10.0, {"busy"}, 5)] == ["now"]
     assert {k for k, _ in waits.due(10.0, {"busy"}, 5, early=POLL_EARLY)} == {"now", "soon"}
     assert [k for k, _ in waits.due(10.0, {"busy"}, 1, early=POLL_EARLY)] == ["now"]
+    # Never more than a quarter of a poll's interval early: 1 s planned at 9.5 s is not
+    # due at 10.0 s (0.5 s early), though 4 s planned at 6.5 s is (0.5 s early too).
+    waits.tracked["short"] = Tracked("run-short", next_at=10.5, planned_at=9.5)
+    waits.tracked["long"] = Tracked("run-long", next_at=10.5, planned_at=6.5)
+    due = {k for k, _ in waits.due(10.0, {"busy"}, 9, early=POLL_EARLY)}
+    assert due == {"now", "soon", "long"}
+    # A retry keeps its delay to the letter (a poll sent early would spin on a failing
+    # server while the outage budget's last second runs out).
+    waits.tracked["long"].failures = 1
+    assert "long" not in {k for k, _ in waits.due(10.0, {"busy"}, 9, early=POLL_EARLY)}
+    assert "long" in {k for k, _ in waits.due(10.5, {"busy"}, 9, early=POLL_EARLY)}
     budget.pause(5.0)  # the key's pause holds back early polls too
     assert waits.due(10.0, set(), 5, early=POLL_EARLY) == []

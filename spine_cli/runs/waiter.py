@@ -61,6 +61,7 @@ class Tracked:
     run: Run | None = None
     estimated: float | None = None  # seconds the API estimated at creation
     next_at: float = 0.0
+    planned_at: float = 0.0  # when next_at was set (the last poll's answer, or tracking)
     polls: int = 0
     failures: int = 0
     outage_since: float | None = None
@@ -119,7 +120,7 @@ class Waiter:
         self.deadline = start + self.options.timeout if self.options.timeout is not None else None
         self.budget = self.budget or RequestBudget(self.clock)
         for t in tracked:
-            t.next_at = start
+            t.next_at = t.planned_at = start
         if self.options.workers <= 1 or len(tracked) == 1:
             self._run_inline(tracked)
         else:
@@ -130,7 +131,8 @@ class Waiter:
     def track(self, t: Tracked, at: float | None = None) -> None:
         """Start following `t`; its first poll is due `at` (now by default)."""
         self.budget = self.budget or RequestBudget(self.clock)
-        t.next_at = self.clock() if at is None else at
+        t.planned_at = self.clock()
+        t.next_at = t.planned_at if at is None else at
 
     def due_at(self, t: Tracked) -> float:
         """When `t` may be polled next (its schedule, held back by the key's pauses)."""
@@ -208,7 +210,7 @@ class Waiter:
             return None, exc
 
     def _handle(self, t: Tracked, run: Run | None, exc: SpineError | None) -> None:
-        now = self.clock()
+        now = t.planned_at = self.clock()
         t.polls += 1
         if exc is not None or run is None:
             self._failed(t, exc or MalformedResponseError("The API gave no answer."), now)

@@ -59,8 +59,8 @@ TICK = 15.0           # the loop wakes at least this often (heartbeats)
 POLL_SLOTS, CREATE_SLOTS, DOWNLOAD_SLOTS = 6, 4, 4
 # A poll due this soon goes with those due now: one wake of the loop for several, and
 # polls sent in bursts cost less CPU each than the same polls spread out (1.2 ms back to
-# back, 1.6 ms 150 ms apart: cold caches). At most a second early: the schedule's
-# intervals are 1 s at least and mostly 2-60 s.
+# back, 1.6 ms 150 ms apart: cold caches). At most a second early, and at most a quarter
+# of the poll's interval (`waits.EARLY_SHARE`); a retry never goes early.
 POLL_EARLY = 1.0
 
 

@@ -33,6 +33,14 @@ TAIL_INTERVAL = 2.0   # their polls inside the expected end window, at most this
 TAIL_LEAD = 0.9       # …from a little before it (a run may end right at its start)
 
 
+# A poll goes early by at most this share of its interval: a 1 s interval stays 0.75 s.
+EARLY_SHARE = 0.25
+
+
+def _may_go_early(t: Tracked, now: float) -> bool:
+    return not t.failures and t.next_at - now <= EARLY_SHARE * (t.next_at - t.planned_at)
+
+
 class RunWaits:
     """Tracked runs by row key; also the waiter's `WaitEvents`."""
 
@@ -60,11 +68,15 @@ class RunWaits:
     def due(self, now: float, busy: set[str], room: int,
             early: float = 0.0) -> list[tuple[str, Tracked]]:
         """Up to `room` runs to poll now (not those whose poll is under way), soonest first;
-        with `early`, those due within that many seconds too."""
+        with `early`, those due within that many seconds too, though never more than
+        `EARLY_SHARE` of their interval early, and never a retry (its delay is the retry
+        policy's, or the server's Retry-After)."""
         if room <= 0 or now < self._ready():
             return []
         by = now + early
-        found = [(k, t) for k, t in self.tracked.items() if k not in busy and t.next_at <= by]
+        found = [(k, t) for k, t in self.tracked.items()
+                 if k not in busy and t.next_at <= by
+                 and (t.next_at <= now or _may_go_early(t, now))]
         if len(found) > room:
             found.sort(key=lambda kt: kt[1].next_at)
         return found[:room]
