@@ -137,7 +137,7 @@ def run_fixed_schedule(run: SimRun, delays: Callable[[int], float]) -> Outcome:
 
 
 def sdk_delay(i: int) -> float:
-    return min(2.0 * 2 ** i, 30.0)
+    return min(2.0 * 2.0 ** min(i, 5), 30.0)
 
 
 def docs_backoff_delay(i: int) -> float:
