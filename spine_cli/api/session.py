@@ -182,8 +182,7 @@ class ApiSession:
         watchdog = Watchdog(total - self._clock(), after_sending=creating)
         attempt = Attempt(watchdog=watchdog)
         try:
-            with watchdog, self._send(method, path, creating, total, attempt,
-                                      kwargs) as response:
+            with watchdog, self._send(method, path, total, attempt, kwargs) as response:
                 watchdog.watch(response.extensions.get("network_stream"))
                 if creating and 300 <= response.status_code < 400:
                     raise _redirected_create(response)
@@ -212,8 +211,8 @@ class ApiSession:
                 raise _Retryable(exc, f"HTTP {exc.status_code}", exc.retry_after) from None
             raise
 
-    def _send(self, method: str, path: str, creating: bool, total: float,
-              attempt: Attempt, kwargs: dict[str, Any]) -> Any:
+    def _send(self, method: str, path: str, total: float, attempt: Attempt,
+              kwargs: dict[str, Any]) -> Any:
         left = max(0.001, total - self._clock())
         timeout = httpx.Timeout(
             connect=_min(CONNECT_TIMEOUT, left), read=_min(READ_TIMEOUT, left),
@@ -222,18 +221,19 @@ class ApiSession:
         # it sets no cookies and no parameters (merging them cost a tenth of a poll's CPU).
         request = httpx.Request(method, self._url(path), headers=self._headers, **kwargs,
                                 extensions={"timeout": timeout.as_dict(), "trace": attempt.trace})
-        return streamed(lambda: self._send_direct(request, follow_redirects=not creating))
+        return streamed(lambda: self._send_direct(request))
 
-    def _send_direct(self, request: httpx.Request, follow_redirects: bool) -> httpx.Response:
+    def _send_direct(self, request: httpx.Request) -> httpx.Response:
         """`Client.send` for a request to the API itself, less what the API never needs: no
         auth flow, no cookies, no redirect loop (a sixth of a poll's CPU). A redirect (the
-        API sends none; only GETs follow one) goes on through the client, which follows
-        any further ones and whose hook keeps the key from any other host."""
+        API sends none) is followed for a GET only, through the client, which follows any
+        further ones and whose hook keeps the key from any other host; any other method
+        (a create) gets the 3xx back: an ambiguous outcome, never re-sent."""
         self._add_key(request)
         response = self._transport.handle_request(request)
         response.request = request
         self._log_response(response)
-        if not (follow_redirects and response.has_redirect_location):
+        if request.method != "GET" or not response.has_redirect_location:
             return response
         response.close()
         try:
