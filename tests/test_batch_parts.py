@@ -124,3 +124,38 @@ def test_polls_due_within_the_early_margin_go_with_those_due_now_soonest_first()
     assert "long" in {k for k, _ in waits.due(10.5, {"busy"}, 9, early=POLL_EARLY)}
     budget.pause(5.0)  # the key's pause holds back early polls too
     assert waits.due(10.0, set(), 5, early=POLL_EARLY) == []
+
+
+def test_the_loop_wakes_a_second_late_for_a_poll_except_in_the_batch_tail():
+    # Outside the tail, polls due within POLL_LATE of the next go in one wake; the batch's
+    # last runs are woken for on time (the batch's end is what a user waits on).
+    from types import SimpleNamespace
+
+    from spine_cli.api.retry import RequestBudget
+    from spine_cli.runs.batch.events import BatchOptions
+    from spine_cli.runs.batch.run import POLL_LATE, BatchRunner
+    from spine_cli.runs.batch.waits import TAIL_RUNS
+    from spine_cli.runs.waiter import Tracked
+
+    time = FakeTime(now=10.0)
+    client = SimpleNamespace(budget=RequestBudget(time.clock))
+    # At most TAIL_RUNS in flight: a row in the queue waits for a slot, not for the clock.
+    options = BatchOptions(concurrency=TAIL_RUNS)
+    runner = BatchRunner(client, None, None, None, [], options,  # type: ignore[arg-type]
+                         None, None, clock=time.clock, sleep=time.sleep)  # type: ignore[arg-type]
+    try:
+        for i in range(TAIL_RUNS + 1):
+            runner.tracked[f"r{i}"] = Tracked(f"run-{i}", next_at=15.0 + i)
+        runner._wait(10.0)
+        assert time.sleeps[-1] == pytest.approx(5.0 + POLL_LATE)
+        del runner.tracked[f"r{TAIL_RUNS}"]  # the tail: woken on time
+        runner._wait(10.0)
+        assert time.sleeps[-1] == pytest.approx(5.0)
+        runner.queue.append(SimpleNamespace(key="more"))  # type: ignore[arg-type]
+        runner._wait(10.0)  # a row still to create: not the tail
+        assert time.sleeps[-1] == pytest.approx(5.0 + POLL_LATE)
+        runner.options.max_runs = 0  # …unless none may be created
+        runner._wait(10.0)
+        assert time.sleeps[-1] == pytest.approx(5.0)
+    finally:
+        runner.pool.close()

@@ -62,6 +62,12 @@ POLL_SLOTS, CREATE_SLOTS, DOWNLOAD_SLOTS = 6, 4, 4
 # back, 1.6 ms 150 ms apart: cold caches). At most a second early, and at most a quarter
 # of the poll's interval (`waits.EARLY_SHARE`); a retry never goes early.
 POLL_EARLY = 1.0
+# And the loop sleeps this much past a due poll before it wakes for it (outside the
+# batch's tail): polls falling due in that second go in the same wake, early or late,
+# and fewer wakes send fewer requests (10.7 instead of 11.7 per run on 300 runs of
+# 30-120 s, the same CPU). A run's end is seen at most this much later; the tail's polls
+# (the batch's end) wake on time.
+POLL_LATE = 1.0
 
 
 class BatchRunner:
@@ -152,6 +158,10 @@ class BatchRunner:
     def _in_flight(self) -> int:
         return len(self.tracked) + self._count("create")
 
+    def _in_tail(self) -> bool:
+        """The batch's last few runs, with nothing left to create."""
+        return len(self.tracked) <= TAIL_RUNS and not (self.queue and self._may_create())
+
     def _count(self, kind: str) -> int:
         return self.kinds[kind]
 
@@ -215,7 +225,7 @@ class BatchRunner:
         if self._count("poll") < POLL_SLOTS:
             due = self.waits.next_due(self.polling)
             if due is not None:
-                wake.append(due)
+                wake.append(due if self._in_tail() else due + POLL_LATE)
         if self._may_start_create():
             wake.append(max(self.pacer.until, self.client.budget.ready_at()))
         timeout = max(0.0, min(wake) - now)
@@ -291,7 +301,7 @@ class BatchRunner:
         self.waits.waiter.settle(t, run, exc)
         if t.done:
             self._ended(key, t)
-        elif len(self.tracked) <= TAIL_RUNS and not (self.queue and self._may_create()):
+        elif self._in_tail():
             self.waits.hurry(t, self.clock())
 
     def _download_done(self, key: str, result: Any, exc: BaseException | None) -> None:
