@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from bench.common import SPINE, Sample, clean_env, limit_line, ratio_line, run_measured, start_emulator
 from bench.many_runs import sdk_polls
@@ -279,14 +279,8 @@ def prior_bound(median: float, sigma: float, latency: float, steps: int = 20000)
     while the run is not over: S, the survival) and leave ∫ f/(2n) dt of latency (f, the
     density); by Cauchy-Schwarz the least requests are (∫ √(f·S) dt)² / (2·latency), with
     n ∝ √(hazard). Continuous polls: a real schedule needs more (its start, for one)."""
-    lo, hi = median * math.exp(-7 * sigma), median * math.exp(7 * sigma)
-    dt = (hi - lo) / steps
-    total = 0.0
-    for i in range(steps):
-        t = lo + (i + 0.5) * dt
-        z = math.log(t / median) / sigma
-        density = math.exp(-z * z / 2) / (t * sigma * math.sqrt(2 * math.pi))
-        total += math.sqrt(density * 0.5 * math.erfc(z / math.sqrt(2))) * dt
+    total = sum(math.sqrt(mass * _survival(t, median, sigma) * dt)
+                for t, dt, mass in _lognormal_cells(median, sigma, steps))
     return total * total / (2 * latency)
 
 
@@ -300,14 +294,9 @@ def prior_median_bound(median: float, sigma: float, latency: float,
     latency; the cheapest B holding half the runs takes the times of highest
     f(t) / S(t + latency) first (a fractional knapsack). Reaching it means polling densely
     only where runs are likeliest to end, and seeing the others late."""
-    lo, hi = median * math.exp(-7 * sigma), median * math.exp(7 * sigma)
-    dt = (hi - lo) / steps
     cells = []
-    for i in range(steps):
-        t = lo + (i + 0.5) * dt
-        z = math.log(t / median) / sigma
-        mass = math.exp(-z * z / 2) / (t * sigma * math.sqrt(2 * math.pi)) * dt
-        cost = 0.5 * math.erfc(math.log((t + latency) / median) / sigma / math.sqrt(2)) * dt
+    for t, dt, mass in _lognormal_cells(median, sigma, steps):
+        cost = _survival(t + latency, median, sigma) * dt
         if mass > 0:
             cells.append((cost / mass, mass, cost))
     cells.sort()
@@ -318,6 +307,21 @@ def prior_median_bound(median: float, sigma: float, latency: float,
         if seen >= 0.5:
             break
     return spent / latency
+
+
+def _lognormal_cells(median: float, sigma: float,
+                     steps: int) -> Iterator[tuple[float, float, float]]:
+    """(t, dt, the chance of an end in the cell) over ±7 σ, in `steps` cells."""
+    lo, hi = median * math.exp(-7 * sigma), median * math.exp(7 * sigma)
+    dt = (hi - lo) / steps
+    for i in range(steps):
+        t = lo + (i + 0.5) * dt
+        z = math.log(t / median) / sigma
+        yield t, dt, math.exp(-z * z / 2) / (t * sigma * math.sqrt(2 * math.pi)) * dt
+
+
+def _survival(t: float, median: float, sigma: float) -> float:
+    return 0.5 * math.erfc(math.log(t / median) / sigma / math.sqrt(2))
 
 
 def prior_section(quick: bool) -> bool:
