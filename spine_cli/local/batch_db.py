@@ -106,9 +106,15 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     conn.execute("PRAGMA synchronous = FULL")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    # One snapshot: another process may be writing the schema of a new file meanwhile
+    # (its tables seen, but not yet its application id, would make it a stranger's).
+    conn.execute("BEGIN")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    finally:
+        conn.execute("COMMIT")
     if (app_id != APPLICATION_ID and tables) or (app_id not in (0, APPLICATION_ID)):
         raise BatchStateError(f"{path} is not a spine batch state file.",
                               hint="Give another --state path.")
