@@ -22,8 +22,9 @@ with --quick). Figures, each beside a baseline measured in the same run:
 Then the schedule's history prior (`History.priors`), simulated with the real
 `Waiter` on a fake clock (bench/polling's runs): runs of a template whose
 durations spread around their median (lognormal, σ 0.15 / 0.3 / 0.5), waited
-on without a creation-time estimate, with the median of 9 earlier runs as the
-prior, without it, and with spine-sdk's schedule; 200 runs per case. Target:
+on without a creation-time estimate, with the prior the history would make of 9
+earlier runs (`prior_of`: their median and spread), without it, and with
+spine-sdk's schedule; 200 runs per case. Target:
 median latency ≤ ⅓ of the SDK's at ≤ its requests. Beside each case, the fewest
 requests with which any schedule knowing only the distribution of end times
 (not the run's progress) gets ⅓ of the SDK's median latency
@@ -50,6 +51,7 @@ from typing import Any, Iterator
 from bench.common import SPINE, Sample, clean_env, limit_line, ratio_line, run_measured, start_emulator
 from bench.many_runs import sdk_polls
 from bench.polling import SimRun, run_fixed_schedule, run_ours, sdk_delay
+from spine_cli.local.history import prior_of
 
 CONCURRENCY = 50
 WIDE = 500  # the largest --concurrency: the shell loop has no cap at all
@@ -261,10 +263,11 @@ def _lognormal(median: float, sigma: float, n: int, seed: int) -> list[float]:
 
 def prior_case(median: float, sigma: float, model: str, n: int) -> dict[str, tuple[float, ...]]:
     """(mean requests, median latency, mean latency) per schedule for n runs of one template."""
-    prior = statistics.median(_lognormal(median, sigma, 9, seed=1))
+    # The prior as the history makes it, from 9 earlier runs of the template.
+    prior, spread = prior_of([round(d * 1000) for d in _lognormal(median, sigma, 9, seed=1)])
     runs = [SimRun(d, prior, 1000 + i, model)
             for i, d in enumerate(_lognormal(median, sigma, n, seed=2))]
-    results = {"prior": [run_ours(r) for r in runs],
+    results = {"prior": [run_ours(r, spread=spread) for r in runs],
                "none": [run_ours(r, with_estimate=False) for r in runs],
                "sdk": [run_fixed_schedule(r, sdk_delay) for r in runs]}
     return {name: (statistics.mean(o.requests for o in outs),

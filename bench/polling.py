@@ -111,7 +111,8 @@ class Outcome:
     latency: float
 
 
-def run_ours(run: SimRun, with_estimate: bool = True) -> Outcome:
+def run_ours(run: SimRun, with_estimate: bool = True, spread: float | None = None) -> Outcome:
+    """`spread`: the run's estimate is a prior from the history (`History.priors`)."""
     clock = FakeClock()
     count = [0]
 
@@ -120,7 +121,8 @@ def run_ours(run: SimRun, with_estimate: bool = True) -> Outcome:
         return Run.parse(run.at(clock.now))
 
     waiter = Waiter(fetch, WaitOptions(workers=1), clock=clock, sleep=clock.sleep)
-    t = Tracked(run.at(0)["run_id"], estimated=run.estimate if with_estimate else None)
+    t = Tracked(run.at(0)["run_id"], estimated=run.estimate if with_estimate else None,
+                spread=spread if with_estimate else None)
     waiter.run([t])
     assert t.exit_code == 0, t
     return Outcome(count[0], clock.now - run.duration)

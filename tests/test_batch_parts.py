@@ -9,7 +9,7 @@ import pytest
 
 from spine_cli.local.settings import load_settings
 from spine_cli.runs.batch.jobs import PAUSE_WINDOW, DaemonPool, Throttle
-from spine_cli.runs.follow import schedule_estimates
+from spine_cli.runs.follow import new_tracked, schedule_estimates
 from support.cli import FakeTime, spine
 from support.history import history, observe, record
 
@@ -57,6 +57,13 @@ def test_the_daemon_pool_runs_jobs_and_never_holds_the_process():
     assert pool.finished(5.0) == [(6, True, None)]
 
 
+def _log_spread(seconds: list[int]) -> float:
+    import math
+    import statistics
+
+    return statistics.stdev(math.log(s) for s in seconds)
+
+
 def test_the_prior_is_the_median_of_like_completed_runs(isolated_env):
     settings = load_settings()
     for i, seconds in enumerate([600, 700, 800, 100, 200, 300]):
@@ -69,7 +76,13 @@ def test_the_prior_is_the_median_of_like_completed_runs(isolated_env):
     elsewhere, with_estimate = str(uuid.uuid4()), str(uuid.UUID(int=98))
     record(settings, with_estimate, template="memo", estimated_ms=50_000)
     found = schedule_estimates(history(), [mine, elsewhere, with_estimate])
-    assert found == {mine: 700.0, elsewhere: 600.0, with_estimate: 50.0}
+    # The median and the spread of like runs (their logarithms' standard deviation); the
+    # API's own estimate has no spread.
+    assert found == {mine: (700.0, pytest.approx(_log_spread([600, 700, 800]))),
+                     elsewhere: (600.0, pytest.approx(_log_spread([600, 700, 800, 100, 200, 300]))),
+                     with_estimate: (50.0, None)}
+    assert new_tracked(mine, found[mine]).spread == pytest.approx(_log_spread([600, 700, 800]))
+    assert new_tracked(with_estimate, found[with_estimate]).spread is None
     assert history().priors([mine], min_runs=4) == {}  # too few runs of its template
 
 

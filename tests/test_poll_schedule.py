@@ -9,6 +9,7 @@ overrun. Efficiency figures (requests, detection latency) live in
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 
@@ -19,6 +20,7 @@ from spine_cli.errors import (MalformedResponseError, NetworkError, NotFoundErro
 from spine_cli.runs.schedule import (
     MAX_INTERVAL,
     MIN_INTERVAL,
+    PRIOR_NEAR_CEILING,
     end_window,
     next_poll_delay,
     predicted_end,
@@ -116,6 +118,23 @@ def test_without_an_estimate_keeps_the_sdk_pace_until_progress_is_nearly_complet
     assert next_poll_delay(1000, None, 0.98) == pytest.approx(20.4, abs=0.1)
 
 
+def test_a_prior_brings_its_templates_own_window_and_no_stretch() -> None:
+    # A prior of 2 h whose template's durations spread by σ 0.2: the window runs from
+    # e^(-0.6σ) to e^(3σ) of the median, and inside it polls stay at most
+    # PRIOR_NEAR_CEILING apart however long the run stays (an estimate's grow).
+    lo, hi = end_window(3000, 7200, None, spread=0.2)
+    assert (lo, hi) == (pytest.approx(7200 * math.exp(-0.12)), pytest.approx(7200 * math.exp(0.6)))
+    assert end_window(3000, 7200, None, spread=0.0) == end_window(3000, 7200, None, spread=0.1)
+    assert end_window(3000, 7200, None, spread=2.0) == end_window(3000, 7200, None, spread=0.5)
+    assert next_poll_delay(3000, 7200, None, spread=0.2) == MAX_INTERVAL  # sparse before it
+    inside = [next_poll_delay(e, 7200, None, spread=0.2) for e in (6500, 8000, 9000, 13000)]
+    assert inside == [PRIOR_NEAR_CEILING] * 4
+    assert next_poll_delay(13000, 7200, None) > 20  # the API's estimate: past its window
+    assert next_poll_delay(14000, 7200, None, spread=0.2) > PRIOR_NEAR_CEILING  # past the prior's
+    # Progress still narrows it: half done at 100 min says 120 min, give or take 20 %.
+    assert end_window(6000, 7200, 0.5, spread=0.2) == (pytest.approx(9600), pytest.approx(hi))
+
+
 def test_predicted_end() -> None:
     assert predicted_end(30, None, None) is None
     assert predicted_end(30, None, 0.01) is None       # too little progress to say
@@ -154,10 +173,28 @@ def _wait(fetch_at, *, workers: int = 1, **options) -> tuple[Tracked, FakeClock,
         polls.append(clock.now)
         return as_run(fetch_at(clock.now))
 
-    tracked = Tracked(IDS["r"], estimated=options.pop("estimated", None))
+    tracked = Tracked(IDS["r"], estimated=options.pop("estimated", None),
+                      spread=options.pop("spread", None))
     Waiter(fetch, WaitOptions(workers=workers, **options), clock=clock,
            sleep=clock.sleep).run([tracked])
     return tracked, clock, polls
+
+
+def test_the_wait_loop_keeps_a_priors_window_to_its_templates_spread() -> None:
+    # A template's runs take 1 h, give or take a lot (σ 0.5); this one takes 2.5 h, far
+    # past 1 h ± 30 % but inside the template's own spread: still seen within
+    # PRIOR_NEAR_CEILING of its end. Taken for the API's estimate, 1 h is long overrun by
+    # then and polls have backed off.
+    def at(t: float) -> dict:
+        if t >= 9000:
+            return {"run_id": "r", "status": "completed"}
+        return {"run_id": "r", "status": "running", "canvas_id": "c",
+                "progress": {"elapsed_ms": int(t * 1000)}}  # no tasks: no fraction
+
+    _, clock, polls = _wait(at, estimated=3600, spread=0.5)
+    assert clock.now - 9000 <= PRIOR_NEAR_CEILING
+    _, clock, estimated_polls = _wait(at, estimated=3600)
+    assert clock.now - 9000 > 20 and len(estimated_polls) < len(polls)
 
 
 @pytest.mark.parametrize("status, partial_ok, code", [

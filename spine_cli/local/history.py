@@ -5,7 +5,7 @@
     record(settings, RecordedRun)        # a run this machine created (or tried to)
     observe(settings, run)               # update from any GET /v1/run answer
     estimates(run_ids) -> {id: seconds}  # what the API estimated at creation
-    priors(run_ids) -> {id: seconds}     # else: the median duration of like runs
+    priors(run_ids) -> {id: (seconds, spread)}  # else: the durations of like runs
     recent(settings, limit=, status=, all_profiles=) -> [Row]
     forget(settings, row) -> bool        # drop a row (an unconfirmed create, once checked)
     lookup(...)                          # used by local.run_refs to resolve RUN arguments
@@ -30,6 +30,7 @@ under `spine emulator exec`.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -294,15 +295,16 @@ class History:
         """Median seconds from creation to a completed end, per template (a schedule prior)."""
         return self.run(lambda conn: {k: _median(v) for k, v in _durations(conn).items()}, {})
 
-    def priors(self, run_ids: Iterable[str], min_runs: int = PRIOR_MIN_RUNS) -> dict[str, float]:
-        """A schedule prior for runs without an estimate: the median duration of the
+    def priors(self, run_ids: Iterable[str],
+               min_runs: int = PRIOR_MIN_RUNS) -> dict[str, tuple[float, float]]:
+        """A schedule prior for runs without an estimate (`prior_of`): the durations of the
         completed runs of the run's template (of all templates when the history does not
         know the run), from at least `min_runs` of them."""
         ids = [r.lower() for r in run_ids]
         if not ids:
             return {}
 
-        def read(conn: sqlite3.Connection) -> dict[str, float]:
+        def read(conn: sqlite3.Connection) -> dict[str, tuple[float, float]]:
             groups = _durations(conn)
             everything = [ms for values in groups.values() for ms in values]
             marks = ",".join("?" * len(ids))
@@ -312,7 +314,7 @@ class History:
             for rid in ids:
                 sample = groups.get(known[rid], []) if rid in known else everything
                 if len(sample) >= min_runs:
-                    out[rid] = _median(sample)
+                    out[rid] = prior_of(sample)
             return out
 
         return self.run(read, {})
@@ -325,6 +327,16 @@ def _durations(conn: sqlite3.Connection) -> dict[str | None, list[int]]:
     for template, ms in rows:
         groups.setdefault(template, []).append(ms)
     return groups
+
+
+def prior_of(durations_ms: list[int]) -> tuple[float, float]:
+    """The median of the durations in seconds, and their spread: the standard deviation
+    of their logarithms (0 for fewer than two)."""
+    logs = [math.log(ms) for ms in durations_ms if ms > 0]
+    if len(logs) < 2:
+        return _median(durations_ms), 0.0
+    mean = sum(logs) / len(logs)
+    return _median(durations_ms), math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
 
 
 def _median(values: list[int]) -> float:

@@ -45,14 +45,23 @@ def wait_options(settings: "Settings", *, timeout: float | None, poll_interval: 
     )
 
 
-def schedule_estimates(history: "History", run_ids: list[str]) -> dict[str, float]:
-    """Seconds each run should last, for the schedule: the API's creation-time estimate the
-    history kept, else a prior from the history (the median duration of like runs)."""
-    found = history.estimates(run_ids)
+# What the schedule expects of a run: seconds, and a prior's spread (None: the API's estimate).
+Expected = tuple[float, "float | None"]
+
+
+def schedule_estimates(history: "History", run_ids: list[str]) -> dict[str, Expected]:
+    """What the schedule expects of each run: the API's creation-time estimate the history
+    kept, else a prior from the history (the durations of like runs: median and spread)."""
+    found: dict[str, Expected] = {rid: (s, None) for rid, s in history.estimates(run_ids).items()}
     missing = [rid for rid in run_ids if rid.lower() not in found]
     if missing:
         found.update(history.priors(missing))
     return {rid: found[rid.lower()] for rid in run_ids if rid.lower() in found}
+
+
+def new_tracked(run_id: str, expected: Expected | None) -> Tracked:
+    seconds, spread = expected or (None, None)
+    return Tracked(run_id, estimated=seconds, spread=spread)
 
 
 def download_dirs(download: str | None, run_ids: list[str]) -> list[str | None]:
@@ -103,13 +112,14 @@ class Follower:
     def wait(self, req: FollowRequest, events: WaitEvents) -> FollowOutcome:
         """Wait for the runs; an interrupt is an outcome too (`interrupted`), not an error."""
         # Runs created by this command bring their estimate; others may have one in the history.
-        estimates = req.estimates or schedule_estimates(self.history, req.run_ids)
-        tracked = [Tracked(rid, estimated=estimates.get(rid)) for rid in req.run_ids]
+        expected = ({rid: (s, None) for rid, s in req.estimates.items()} if req.estimates
+                    else schedule_estimates(self.history, req.run_ids))
+        runs = [new_tracked(rid, expected.get(rid)) for rid in req.run_ids]
         waiter = Waiter(self._fetch, req.options, events, clock=self.clock,
                         sleep=self.sleep, budget=self.client.budget)
-        outcome = FollowOutcome(tracked)
+        outcome = FollowOutcome(runs)
         try:
-            waiter.run(tracked)
+            waiter.run(runs)
         except KeyboardInterrupt as exc:
             outcome.interrupted = interrupt_code(exc)
             for t in outcome.pending:

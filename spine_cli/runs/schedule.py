@@ -19,6 +19,12 @@ fraction runs ahead of the time. Then:
   estimate's earliest end and the window's, since progress that keeps
   saying "nearly done" can hold the window just ahead for a long time);
 - past the window (an overrun), backing off gently: +1 s per 6 s of overrun;
+- with a prior instead of the server's estimate (a run created elsewhere, whose
+  template the history knows: the median of its durations and their spread σ,
+  the standard deviation of their logarithms): the window is the template's own,
+  from e^(−0.6σ) to e^(3σ) times the median (σ kept within 0.1–0.5), holding
+  most of its runs' ends, so it is not stretched, and polls inside it are at
+  most 6 s apart;
 - without an estimate (`spine run wait` on a run created elsewhere): the
   SDK's pace (the elapsed time, up to 30 s), shortened to the time progress
   says is left once the fraction reaches 0.9 (not below the near-end interval).
@@ -30,6 +36,8 @@ docs' advice on simulated runs. The loop that uses it is `runs.waiter`.
 """
 
 from __future__ import annotations
+
+import math
 
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 60.0
@@ -46,13 +54,21 @@ NO_ESTIMATE_CEILING = 30.0  # without an estimate, as the SDK: the elapsed time,
 NEARLY_DONE = 0.9           # …or, from this fraction on, the time progress says is left
 WINDOW_STRETCH = 0.005     # inside the window, +1 s per 200 s spent in it (see next_poll_delay)
 OVERRUN_BACKOFF = 6.0       # past the window, the interval grows by 1 s per this many seconds
+PRIOR_BEFORE, PRIOR_AFTER = 0.6, 3.0  # a prior's window: σ's before and after its median…
+PRIOR_SPREAD = (0.1, 0.5)   # …σ kept within these
+PRIOR_NEAR_CEILING = 6.0    # polls inside a prior's window at most this far apart
 
 
-def end_window(elapsed: float, estimated: float | None,
-               fraction: float | None) -> tuple[float, float] | None:
-    """Earliest and latest plausible total length of the run in seconds, or None."""
+def end_window(elapsed: float, estimated: float | None, fraction: float | None,
+               spread: float | None = None) -> tuple[float, float] | None:
+    """Earliest and latest plausible total length of the run in seconds, or None.
+    `spread`: `estimated` is a prior, the median of durations spread by that much."""
     by_estimate = None
-    if estimated:
+    if estimated and spread is not None:
+        sigma = min(max(spread, PRIOR_SPREAD[0]), PRIOR_SPREAD[1])
+        by_estimate = (estimated * math.exp(-PRIOR_BEFORE * sigma),
+                       estimated * math.exp(PRIOR_AFTER * sigma))
+    elif estimated:
         by_estimate = (estimated / (1 + ESTIMATE_ERROR), estimated / (1 - ESTIMATE_ERROR))
     by_progress = _progress_window(elapsed, fraction)
     if by_progress is None or by_estimate is None:
@@ -80,8 +96,10 @@ def predicted_end(elapsed: float, estimated: float | None, fraction: float | Non
 
 
 def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: float | None = None,
-                    retry_after: float | None = None, have_canvas: bool = True) -> float:
-    """Seconds to wait before the next poll of a running run."""
+                    retry_after: float | None = None, have_canvas: bool = True,
+                    spread: float | None = None) -> float:
+    """Seconds to wait before the next poll of a running run (`spread`: `estimated` is a
+    prior, see `end_window`)."""
     if retry_after is not None:
         return max(MIN_INTERVAL, retry_after)
     if not have_canvas and elapsed < CANVAS_PHASE:
@@ -90,14 +108,17 @@ def next_poll_delay(elapsed: float, estimated: float | None = None, fraction: fl
         return _clamp(2.0 + elapsed)
     if not estimated:
         return _without_estimate(elapsed, fraction)
-    window = end_window(elapsed, estimated, fraction)
+    window = end_window(elapsed, estimated, fraction, spread)
     if window is None:  # pragma: no cover - an estimate always gives a window
         return _without_estimate(elapsed, fraction)
     lo, hi = window
-    near = min(NEAR_END_CEILING, max(NEAR_END_FLOOR, NEAR_END_FRACTION * (lo + hi) / 2.0))
+    ceiling = NEAR_END_CEILING if spread is None else PRIOR_NEAR_CEILING
+    near = min(ceiling, max(NEAR_END_FLOOR, NEAR_END_FRACTION * (lo + hi) / 2.0))
     if elapsed < lo:
         # Sparse mid-run, closing in on the earliest plausible end.
         return _clamp(max(near, APPROACH * (lo - elapsed)))
+    if spread is not None and elapsed <= hi:
+        return _clamp(near)  # a prior's window already holds its template's spread
     if elapsed <= hi:
         # The longer the run stays in the window, the less it says; progress that
         # keeps saying "nearly done" holds lo just ahead, so count from halfway

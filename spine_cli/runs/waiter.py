@@ -59,7 +59,8 @@ class Tracked:
 
     run_id: str
     run: Run | None = None
-    estimated: float | None = None  # seconds the API estimated at creation
+    estimated: float | None = None  # seconds the API estimated at creation, or a prior's
+    spread: float | None = None  # a prior's: the spread of its template's durations
     next_at: float = 0.0
     planned_at: float = 0.0  # when next_at was set (the last poll's answer, or tracking)
     polls: int = 0
@@ -267,4 +268,4 @@ class Waiter:
         if elapsed is None:
             elapsed = float(t.polls)  # no server clock yet: stay in the dense phase
         return next_poll_delay(elapsed, t.estimated, fraction, None,
-                               bool(run and run.canvas_id))
+                               bool(run and run.canvas_id), t.spread)

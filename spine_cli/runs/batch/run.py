@@ -43,7 +43,7 @@ from spine_cli.runs.batch.jobs import (
     CreatePacer, CreateResult, DaemonPool, Throttle, create_row, download_row,
 )
 from spine_cli.runs.batch.waits import TAIL_RUNS, RunWaits
-from spine_cli.runs.follow import schedule_estimates
+from spine_cli.runs.follow import Expected, new_tracked, schedule_estimates
 from spine_cli.runs.waiter import Tracked
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class BatchRunner:
                  events: BatchEvents, fetcher: "Fetcher", *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 estimates: Callable[[list[str]], dict[str, float]] | None = None) -> None:
+                 estimates: Callable[[list[str]], dict[str, Expected]] | None = None) -> None:
         self.client, self.history, self.settings = client, history, settings
         self.state, self.options, self.events, self.fetcher = state, options, events, fetcher
         self.clock, self.sleep = clock, sleep
@@ -143,7 +143,7 @@ class BatchRunner:
                 self.downloads.append((row.key, row.run_id, None))
         estimates = self._estimates([rid for _, rid in waiting]) if waiting else {}
         for key, run_id in waiting:
-            self.waits.follow(key, Tracked(run_id, estimated=estimates.get(run_id)), now)
+            self.waits.follow(key, new_tracked(run_id, estimates.get(run_id)), now)
 
     def _busy(self) -> bool:
         return bool(self.jobs or self.tracked or self.downloads
@@ -257,9 +257,9 @@ class BatchRunner:
             change.run_id, change.status = created.run_id, created.status.value
             self.events.row(change)
             # Without the API's estimate, the history's prior for the row's template.
-            estimate = created.estimated_seconds or self._estimates([created.run_id]).get(
-                created.run_id)
-            self.waits.follow(key, Tracked(created.run_id, estimated=estimate), now,
+            expected = ((created.estimated_seconds, None) if created.estimated_seconds
+                        else self._estimates([created.run_id]).get(created.run_id))
+            self.waits.follow(key, new_tracked(created.run_id, expected), now,
                               fresh=bool(created.canvas_id))
             return
         if result.outcome == "uncertain":

@@ -61,8 +61,8 @@ class RunWaits:
         True when its create answer had a canvas id)."""
         self.tracked[key] = t
         self.key_of[t.run_id] = key
-        first = now if fresh is None else now + next_poll_delay(0.0, t.estimated,
-                                                                 have_canvas=fresh)
+        first = now if fresh is None else now + next_poll_delay(
+            0.0, t.estimated, have_canvas=fresh, spread=t.spread)
         self.waiter.track(t, at=first)
 
     def due(self, now: float, busy: set[str], room: int,
@@ -99,6 +99,8 @@ class RunWaits:
         if t.done or p is None or not p.elapsed_ms:
             return
         elapsed = p.elapsed_ms / 1000
+        # A prior's own window may run to several times its median: the tail hurries
+        # only around the median (±30 %, as for an estimate).
         window = end_window(elapsed, t.estimated, p.fraction)
         if window is not None and elapsed >= TAIL_LEAD * window[0]:
             t.next_at = min(t.next_at, now + TAIL_INTERVAL)
