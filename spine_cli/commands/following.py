@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from spine_cli.runs.follow import Follower, FollowRequest
+from spine_cli.runs.follow import Expected, Follower, FollowRequest
 from spine_cli.ui.bars import DownloadBars
 from spine_cli.ui.follow_view import make_reporter, present
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def follow_runs(inv: "Invocation", client: "SpineClient", run_ids: list[str],
                 options: "WaitOptions", *, watch: bool = False, download: str | None = None,
-                estimates: dict[str, float] | None = None) -> int:
+                estimates: dict[str, Expected] | None = None) -> int:
     """Wait for the runs with live progress, fetch their files, print the outcome; exit code."""
     follower = Follower(client, inv.settings, inv.history, warn=inv.output.warn,
                         clock=inv.seams.clock, sleep=inv.seams.sleep)

@@ -154,7 +154,7 @@ def _create(inv: Invocation, spec: "CreateSpec", *, dry_run: bool, follow: bool,
         estimate = created.estimated_seconds
         return follow_runs(inv, client, [created.run_id], options, watch=watch,
                            download=download,
-                           estimates={created.run_id: estimate} if estimate else None)
+                           estimates={created.run_id: (estimate, None)} if estimate else None)
 
 
 def _say_when_reading_a_terminal(inv: Invocation, *, prompt: str | None,

@@ -291,10 +291,6 @@ class History:
         return ("profile = ? AND base_url = ?",
                 [settings.profile, canonical_base_url(settings.base_url)])
 
-    def median_durations(self) -> dict[str | None, float]:
-        """Median seconds from creation to a completed end, per template (a schedule prior)."""
-        return self.run(lambda conn: {k: _median(v) for k, v in _durations(conn).items()}, {})
-
     def priors(self, run_ids: Iterable[str],
                min_runs: int = PRIOR_MIN_RUNS) -> dict[str, tuple[float, float]]:
         """A schedule prior for runs without an estimate (`prior_of`): the durations of the

@@ -78,7 +78,7 @@ class FollowRequest:
     run_ids: list[str]
     options: WaitOptions
     download: str | None = None
-    estimates: dict[str, float] = field(default_factory=dict)
+    estimates: dict[str, Expected] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,8 +112,7 @@ class Follower:
     def wait(self, req: FollowRequest, events: WaitEvents) -> FollowOutcome:
         """Wait for the runs; an interrupt is an outcome too (`interrupted`), not an error."""
         # Runs created by this command bring their estimate; others may have one in the history.
-        expected = ({rid: (s, None) for rid, s in req.estimates.items()} if req.estimates
-                    else schedule_estimates(self.history, req.run_ids))
+        expected = req.estimates or schedule_estimates(self.history, req.run_ids)
         runs = [new_tracked(rid, expected.get(rid)) for rid in req.run_ids]
         waiter = Waiter(self._fetch, req.options, events, clock=self.clock,
                         sleep=self.sleep, budget=self.client.budget)
