@@ -206,6 +206,9 @@ class ControlMiddleware:
             await asyncio.sleep(fault.delay)
             return await self.app(scope, receive, send)
         if fault.kind == "drop_before":
+            # Read the body first: closing with part of it unread (or still arriving)
+            # resets the connection, which the client sees as a reset, not a disconnect.
+            await _drain(receive)
             return _drop_connection(receive)
         if fault.kind == "drop_after":
             async def swallow(message: dict) -> None:
